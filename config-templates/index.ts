@@ -1,0 +1,21 @@
+export * from './settings';
+export * from './names';
+export * from './tiers';
+export {
+  tune,
+  type TuneOptions,
+  memoryWorstCaseMiB,
+  WORK_MEM_FACTOR,
+  BACKEND_OVERHEAD_MIB,
+  ADMIN_CONNECTION_MARGIN,
+} from './tune';
+export { render, renderedFile } from './render';
+export {
+  type RenderOptions,
+  type RenderedFile,
+  DEFAULT_RENDER_OPTIONS,
+  withDefaults,
+} from './render-options';
+export { renderUserlist, type BouncerUser } from './render-pgbouncer';
+export { pgValue } from './render-postgresql';
+export { scramVerifier, isScramVerifier, SCRAM_ITERATIONS } from './scram';
