@@ -1,0 +1,12 @@
+export { HcloudProvider, HCLOUD_PROVIDER } from './provider';
+export type { HcloudProviderConfig } from './provider';
+export { Server } from './server';
+export type { ServerConfig, ServerNetworkAttachment, ServerPublicNet } from './server';
+export { SshKey } from './ssh-key';
+export type { SshKeyConfig } from './ssh-key';
+export { Network, NetworkSubnet } from './network';
+export type { NetworkConfig, NetworkSubnetConfig } from './network';
+export { Firewall } from './firewall';
+export type { FirewallApplyTo, FirewallConfig, FirewallRule } from './firewall';
+export { Volume, VolumeAttachment } from './volume';
+export type { VolumeAttachmentConfig, VolumeConfig } from './volume';
