@@ -1,7 +1,7 @@
 import type { DiskKind, Hardware, PresetTierName, Tier, TierName } from './settings';
 
 /** Below this PostgreSQL, PgBouncer and the worker do not fit with any useful work_mem. */
-export const MIN_RAM_MIB = 1024;
+export const MIN_RAM_MIB = 2048;
 export const MAX_USERS = 10_000;
 /** The headline workload: 40 people uploading at the same moment. Used when `detect` is not told otherwise. */
 export const DEFAULT_DETECT_USERS = 40;

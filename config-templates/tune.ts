@@ -58,7 +58,7 @@ export function tune(tier: Tier, options: TuneOptions = {}): Settings {
   const autovacuumWorkMem = clamp(Math.floor(ramMiB / 64), 64, 512);
   // PGTune: 3% of shared_buffers, capped at one 16 MB WAL segment (larger buys nothing).
   const walBuffers = clamp(Math.floor(sharedBuffers * 0.03), 1, 16);
-  const osReserve = Math.max(GiB, Math.floor(ramMiB * 0.1));
+  const osReserve = Math.max(512, Math.floor(ramMiB * 0.1));
   const maintenanceBudget = maintenanceWorkMem + autovacuumWorkers * autovacuumWorkMem;
   const backendOverhead = (maxConnections + maxParallelWorkers) * BACKEND_OVERHEAD_MIB;
   const workMemSlots = (maxConnections + maxParallelWorkers) * WORK_MEM_FACTOR;
