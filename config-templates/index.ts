@@ -19,3 +19,10 @@ export {
 export { renderUserlist, type BouncerUser } from './render-pgbouncer';
 export { pgValue } from './render-postgresql';
 export { scramVerifier, isScramVerifier, SCRAM_ITERATIONS } from './scram';
+export { plan, type Plan, type PlanInput, type TierFit, type MemoryLine } from './plan';
+export {
+  HETZNER_SERVER_TYPES,
+  HETZNER_PRICES_AS_OF,
+  HETZNER_VOLUME_EUR_PER_GB_MONTH,
+  type ServerType,
+} from './hetzner';

@@ -1,0 +1,34 @@
+// The `powerhouse` command. Each subcommand lives in cli/commands/; errors a user can fix exit 2 with one line.
+import { Command, CommanderError } from 'commander';
+import { TierError } from '../config-templates';
+import { planCommand } from './commands/plan';
+import { renderCommand } from './commands/render';
+import { tuneCommand } from './commands/tune';
+
+export function buildProgram(): Command {
+  const program = new Command('powerhouse')
+    .description('Tuned PostgreSQL 16 + PgBouncer + COPY ingest for bulk uploads')
+    .showHelpAfterError('(run with --help for usage)');
+  program.addCommand(tuneCommand());
+  program.addCommand(planCommand());
+  program.addCommand(renderCommand());
+  return program;
+}
+
+export async function main(argv = process.argv): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  for (const c of program.commands) c.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
+    if (e instanceof TierError || (e instanceof Error && /must be|needs|unknown/.test(e.message))) {
+      process.stderr.write(`powerhouse: ${(e as Error).message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+}
+
+if (require.main === module) void main();
