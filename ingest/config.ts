@@ -1,0 +1,205 @@
+// The worker's configuration: validated once here (zod), typed everywhere else. Loaded from a JSON file
+// and/or POWERHOUSE_* environment variables. Tokens are kept only as SHA-256 hashes.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import type { IngestSettings } from '../config-templates/settings';
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const sha256Hex = z
+  .string()
+  .transform((s) => s.toLowerCase())
+  .refine((s) => SHA256_HEX.test(s), 'must be the 64-hex-digit SHA-256 of the token (see hashToken)');
+const identifier = z.string().min(1).max(63);
+const positiveInt = z.number().int().positive();
+
+export const ingestLimitsSchema = z.object({
+  dbPoolSize: positiveInt,
+  maxConcurrentUploads: positiveInt,
+  maxConcurrentUploadsPerToken: positiveInt,
+  maxBodyBytes: positiveInt,
+  maxFieldBytes: positiveInt,
+  idleTimeoutMs: positiveInt,
+  copyChunkBytes: positiveInt,
+  shutdownGraceMs: z.number().int().nonnegative(),
+  retryAfterSeconds: positiveInt,
+});
+export type IngestLimits = z.infer<typeof ingestLimitsSchema>;
+
+export const tableConfigSchema = z.object({
+  /** PostgreSQL schema of the table. */
+  schema: identifier.default('public'),
+  table: identifier,
+  /** The name clients use in /v1/tables/{name}; defaults to `table`. */
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,128}$/, 'letters, digits, _ . - only')
+    .optional(),
+  /** Columns clients may write; defaults to every writable column. */
+  columns: z.array(identifier).nonempty().optional(),
+});
+export type TableConfig = z.infer<typeof tableConfigSchema>;
+
+export const tokenConfigSchema = z.object({
+  /** Names the token in logs, metrics and upload records (never the token itself). */
+  id: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, _ . : - only (1-64)'),
+  sha256: sha256Hex,
+  /** Client table names this token may write, or '*' for every allowlisted table. */
+  tables: z.union([z.literal('*'), z.array(z.string().min(1))]),
+});
+export type TokenConfig = z.infer<typeof tokenConfigSchema>;
+
+export const ingestConfigSchema = z
+  .object({
+    /** node-postgres URL through PgBouncer's ingest pool entry (INGEST_POOL_DB). */
+    databaseUrl: z.string().min(1),
+    /** URL used for migrations when they need more rights than the ingest role has; defaults to databaseUrl. */
+    migrationDatabaseUrl: z.string().min(1).optional(),
+    /** PgBouncer admin console (database "pgbouncer") as the stats user; enables /v1/admin/pgbouncer. */
+    pgbouncerAdminUrl: z.string().min(1).optional(),
+    listen: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+      })
+      .default({ host: '127.0.0.1', port: 8080 }),
+    tables: z.array(tableConfigSchema),
+    tokens: z.array(tokenConfigSchema),
+    adminTokenSha256: sha256Hex.optional(),
+    limits: ingestLimitsSchema,
+    migrate: z.boolean().default(false),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((cfg, ctx) => {
+    const names = new Set<string>();
+    cfg.tables.forEach((t, i) => {
+      const name = t.name ?? t.table;
+      if (names.has(name))
+        ctx.addIssue({ code: 'custom', path: ['tables', i], message: `duplicate table name "${name}"` });
+      names.add(name);
+    });
+    const ids = new Set<string>();
+    cfg.tokens.forEach((tok, i) => {
+      if (ids.has(tok.id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tokens', i, 'id'],
+          message: `duplicate token id "${tok.id}"`,
+        });
+      ids.add(tok.id);
+      if (tok.tables !== '*') {
+        tok.tables.forEach((t, j) => {
+          if (!names.has(t))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['tokens', i, 'tables', j],
+              message: `"${t}" is not in tables`,
+            });
+        });
+      }
+    });
+  });
+export type IngestConfig = z.infer<typeof ingestConfigSchema>;
+export type IngestConfigInput = z.input<typeof ingestConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Hex SHA-256 of a bearer token: what the config stores instead of the token. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** The worker's limits are the tier's Settings.ingest values, never typed twice. */
+export function limitsFromSettings(s: IngestSettings): IngestLimits {
+  return {
+    dbPoolSize: s.dbPoolSize.value,
+    maxConcurrentUploads: s.maxConcurrentUploads.value,
+    maxConcurrentUploadsPerToken: s.maxConcurrentUploadsPerToken.value,
+    maxBodyBytes: s.maxBodyBytes.value,
+    maxFieldBytes: s.maxFieldBytes.value,
+    idleTimeoutMs: s.idleTimeoutMs.value,
+    copyChunkBytes: s.copyChunkBytes.value,
+    shutdownGraceMs: s.shutdownGraceMs.value,
+    retryAfterSeconds: s.retryAfterSeconds.value,
+  };
+}
+
+/** Validates a config object; the error lists every problem with its path. */
+export function parseIngestConfig(input: unknown, source = 'ingest config'): IngestConfig {
+  const result = ingestConfigSchema.safeParse(input);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads the config from a JSON file (path argument or POWERHOUSE_INGEST_CONFIG) and overlays the
+ * environment: POWERHOUSE_DATABASE_URL, POWERHOUSE_MIGRATION_DATABASE_URL, POWERHOUSE_PGBOUNCER_ADMIN_URL,
+ * POWERHOUSE_INGEST_HOST, POWERHOUSE_INGEST_PORT, POWERHOUSE_INGEST_MIGRATE (true/false), POWERHOUSE_LOG_LEVEL,
+ * POWERHOUSE_INGEST_TOKEN (a plain token, hashed here, id "env", all tables) and POWERHOUSE_ADMIN_TOKEN
+ * (plain, hashed here).
+ */
+export function loadIngestConfig(opts: { file?: string; env?: Env } = {}): IngestConfig {
+  const env = opts.env ?? process.env;
+  const file = opts.file ?? env.POWERHOUSE_INGEST_CONFIG;
+  let raw: Record<string, unknown> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read ingest config ${file}: ${(err as Error).message}`);
+    }
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw new Error('top level must be an object');
+      raw = parsed as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`ingest config ${file} is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  const set = (key: string, value: unknown) => {
+    if (value !== undefined) raw[key] = value;
+  };
+  set('databaseUrl', env.POWERHOUSE_DATABASE_URL);
+  set('migrationDatabaseUrl', env.POWERHOUSE_MIGRATION_DATABASE_URL);
+  set('pgbouncerAdminUrl', env.POWERHOUSE_PGBOUNCER_ADMIN_URL);
+  set('logLevel', env.POWERHOUSE_LOG_LEVEL);
+  if (env.POWERHOUSE_INGEST_MIGRATE !== undefined) {
+    const v = env.POWERHOUSE_INGEST_MIGRATE.toLowerCase();
+    if (!['true', 'false', '1', '0'].includes(v))
+      throw new ConfigError(
+        `POWERHOUSE_INGEST_MIGRATE must be true or false, got "${env.POWERHOUSE_INGEST_MIGRATE}"`,
+      );
+    raw.migrate = v === 'true' || v === '1';
+  }
+  if (env.POWERHOUSE_INGEST_HOST !== undefined || env.POWERHOUSE_INGEST_PORT !== undefined) {
+    const listen = { ...((raw.listen as object | undefined) ?? {}) } as Record<string, unknown>;
+    if (env.POWERHOUSE_INGEST_HOST !== undefined) listen.host = env.POWERHOUSE_INGEST_HOST;
+    if (env.POWERHOUSE_INGEST_PORT !== undefined) {
+      const port = Number(env.POWERHOUSE_INGEST_PORT);
+      if (!Number.isInteger(port)) throw new ConfigError(`POWERHOUSE_INGEST_PORT must be a port number`);
+      listen.port = port;
+    }
+    raw.listen = listen;
+  }
+  if (env.POWERHOUSE_INGEST_TOKEN) {
+    const tokens = Array.isArray(raw.tokens) ? [...(raw.tokens as unknown[])] : [];
+    tokens.push({ id: 'env', sha256: hashToken(env.POWERHOUSE_INGEST_TOKEN), tables: '*' });
+    raw.tokens = tokens;
+  }
+  if (env.POWERHOUSE_ADMIN_TOKEN) raw.adminTokenSha256 = hashToken(env.POWERHOUSE_ADMIN_TOKEN);
+  return parseIngestConfig(raw, file ? `ingest config ${file}` : 'ingest config (environment)');
+}
+
+/** The client-facing name of an allowlisted table. */
+export function tableName(t: TableConfig): string {
+  return t.name ?? t.table;
+}

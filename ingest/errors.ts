@@ -1,0 +1,151 @@
+// The error responses of INGEST-API.md, and the mapping from whatever failed (a reader, a limit, the client,
+// PostgreSQL, PgBouncer, the network) to exactly one of them.
+import {
+  BadRequestError,
+  LimitError,
+  RowError,
+  mapCopyError,
+  type ColumnInfo,
+  type UploadFormat,
+} from './formats';
+
+/** Error kinds: the `error` field of the body and the `kind` label of the errors metric. */
+export type ErrorKind =
+  | 'bad_row'
+  | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'unknown_table'
+  | 'unknown_upload'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'upload_in_progress'
+  | 'idempotency_key_reused'
+  | 'too_large'
+  | 'unsupported_media_type'
+  | 'unavailable'
+  | 'client_aborted'
+  | 'internal';
+
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    readonly status: number,
+    readonly kind: ErrorKind,
+    readonly body: Record<string, unknown>,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(typeof body.message === 'string' ? body.message : kind);
+  }
+}
+
+export const httpErrors = {
+  badRow: (row: number, column: string | undefined, message: string) =>
+    new HttpError(400, 'bad_row', {
+      error: 'bad_row',
+      row,
+      ...(column !== undefined ? { column } : {}),
+      message,
+    }),
+  badRequest: (message: string) => new HttpError(400, 'bad_request', { error: 'bad_request', message }),
+  unauthorized: () =>
+    new HttpError(401, 'unauthorized', { error: 'unauthorized' }, { 'WWW-Authenticate': 'Bearer' }),
+  forbidden: () => new HttpError(403, 'forbidden', { error: 'forbidden' }),
+  unknownTable: () => new HttpError(404, 'unknown_table', { error: 'unknown_table' }),
+  unknownUpload: () => new HttpError(404, 'unknown_upload', { error: 'unknown_upload' }),
+  notFound: () => new HttpError(404, 'not_found', { error: 'not_found' }),
+  methodNotAllowed: (allow: string) =>
+    new HttpError(405, 'method_not_allowed', { error: 'method_not_allowed' }, { Allow: allow }),
+  inProgress: () => new HttpError(409, 'upload_in_progress', { error: 'upload_in_progress' }),
+  keyReused: () => new HttpError(422, 'idempotency_key_reused', { error: 'idempotency_key_reused' }),
+  tooLarge: (limit: number, message?: string) =>
+    new HttpError(413, 'too_large', { error: 'too_large', limit, ...(message ? { message } : {}) }),
+  unsupportedMediaType: () =>
+    new HttpError(415, 'unsupported_media_type', { error: 'unsupported_media_type' }),
+  unavailable: (message: string, retryAfterSeconds: number) =>
+    new HttpError(
+      503,
+      'unavailable',
+      { error: 'unavailable', message },
+      { 'Retry-After': String(retryAfterSeconds) },
+    ),
+  internal: (message: string) => new HttpError(500, 'internal', { error: 'internal', message }),
+};
+
+/** The client went away mid-upload: nothing to answer, everything to roll back. */
+export class ClientAbortedError extends Error {
+  override name = 'ClientAbortedError';
+}
+
+/** The worker is shutting down and its grace period for in-flight uploads is over. */
+export class ShutdownError extends Error {
+  override name = 'ShutdownError';
+}
+
+interface PgLikeError {
+  message: string;
+  code?: string;
+  where?: string;
+  column?: string;
+  detail?: string;
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+// node-postgres and PgBouncer phrase connection loss in plain messages rather than SQLSTATEs.
+const CONNECTION_MESSAGES =
+  /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|server conn crashed|no more connections allowed|pgbouncer cannot connect|query_wait_timeout|server_login_retry|server closed the connection|database .* is not available|the database system is (shutting down|starting up|in recovery mode)/i;
+
+/** True when the database (or the pooler in front of it) is unreachable or going away: answer 503. */
+export function isConnectionError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const e = err as Error & { code?: string };
+  if (e.code && NETWORK_CODES.has(e.code)) return true;
+  if (e.code && /^(08|57P0[1-4]|53300)/.test(e.code)) return true;
+  return CONNECTION_MESSAGES.test(e.message);
+}
+
+export interface UploadErrorContext {
+  readonly format: UploadFormat;
+  /** The columns of the running COPY, when it started. */
+  readonly columns?: readonly ColumnInfo[];
+  readonly maxBodyBytes: number;
+  readonly retryAfterSeconds: number;
+}
+
+/** Maps the first failure of an upload to the response the contract promises. */
+export function uploadErrorResponse(err: unknown, ctx: UploadErrorContext): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof RowError) return httpErrors.badRow(err.row, err.column, err.message);
+  if (err instanceof LimitError) return httpErrors.tooLarge(err.limit, err.message);
+  if (err instanceof BadRequestError) return httpErrors.badRequest(err.message);
+  if (err instanceof ShutdownError)
+    return httpErrors.unavailable(
+      'the worker is shutting down; retry with the same Idempotency-Key',
+      ctx.retryAfterSeconds,
+    );
+  if (isConnectionError(err))
+    return httpErrors.unavailable(`database unavailable: ${(err as Error).message}`, ctx.retryAfterSeconds);
+  const pg = err as PgLikeError;
+  if (pg && typeof pg.code === 'string' && typeof pg.message === 'string') {
+    if (ctx.columns) {
+      const rowErr = mapCopyError(pg, ctx.format, [...ctx.columns]);
+      if (rowErr) return httpErrors.badRow(rowErr.row, rowErr.column, rowErr.message);
+    }
+    const detail = pg.detail ? ` (${pg.detail})` : '';
+    // Invalid data (22) or a violated constraint (23) with no row to point at, e.g. a deferred constraint.
+    if (pg.code.startsWith('22') || pg.code.startsWith('23'))
+      return httpErrors.badRequest(pg.message + detail);
+    // Out of disk/memory, serialization failure, deadlock: nothing was stored and a retry may succeed.
+    if (pg.code.startsWith('53') || pg.code === '40001' || pg.code === '40P01')
+      return httpErrors.unavailable(`database busy: ${pg.message}`, ctx.retryAfterSeconds);
+  }
+  return httpErrors.internal('the upload failed inside the worker; nothing was stored (see the worker log)');
+}

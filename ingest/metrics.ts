@@ -1,0 +1,66 @@
+// Prometheus metrics of one worker. Each server gets its own Registry so several can run in one process.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Pool } from 'pg';
+
+export interface IngestMetrics {
+  readonly registry: Registry;
+  readonly rows: Counter<'table'>;
+  readonly bytes: Counter<'table'>;
+  readonly uploads: Counter<'table' | 'status'>;
+  readonly duration: Histogram<'table' | 'outcome'>;
+  readonly active: Gauge;
+  readonly errors: Counter<'kind'>;
+}
+
+export function createMetrics(pool: Pool, opts: { defaultMetrics?: boolean } = {}): IngestMetrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'powerhouse_ingest_' });
+  const registers = [registry];
+  const poolGauge = new Gauge({
+    name: 'powerhouse_ingest_db_pool_connections',
+    help: 'Worker database pool: total, idle and waiting (clients queued for a connection)',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      this.set({ state: 'total' }, pool.totalCount);
+      this.set({ state: 'idle' }, pool.idleCount);
+      this.set({ state: 'waiting' }, pool.waitingCount);
+    },
+  });
+  void poolGauge;
+  return {
+    registry,
+    rows: new Counter({
+      name: 'powerhouse_ingest_rows_total',
+      help: 'Rows committed',
+      labelNames: ['table'],
+      registers,
+    }),
+    bytes: new Counter({
+      name: 'powerhouse_ingest_bytes_total',
+      help: 'Request body bytes of committed uploads',
+      labelNames: ['table'],
+      registers,
+    }),
+    uploads: new Counter({
+      name: 'powerhouse_ingest_uploads_total',
+      help: 'Uploads finished, by HTTP status',
+      labelNames: ['table', 'status'],
+      registers,
+    }),
+    duration: new Histogram({
+      name: 'powerhouse_ingest_upload_duration_seconds',
+      help: 'Upload duration from request to response',
+      labelNames: ['table', 'outcome'],
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
+      registers,
+    }),
+    active: new Gauge({ name: 'powerhouse_ingest_active_uploads', help: 'Uploads in progress', registers }),
+    errors: new Counter({
+      name: 'powerhouse_ingest_errors_total',
+      help: 'Failed requests by error kind',
+      labelNames: ['kind'],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,496 @@
+// One upload = one transaction through PgBouncer's ingest pool:
+//   BEGIN → (Idempotency-Key: try-lock, replay check) → COPY … FROM STDIN fed by
+//   req → BodyTap (bytes, SHA-256, limit) → encoder → COPY stream → upload record → COMMIT.
+// Any failure rolls back (CopyFail first if the COPY is open) so nothing is stored and the server connection
+// goes back to the pool clean; when the connection's protocol state is unknown it is destroyed instead.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Logger } from 'pino';
+import { BodyTap } from './body-tap';
+import type { CatalogTable } from './catalog';
+import type { IngestLimits } from './config';
+import {
+  ClientAbortedError,
+  HttpError,
+  httpErrors,
+  isConnectionError,
+  uploadErrorResponse,
+  type ErrorKind,
+} from './errors';
+import {
+  copyStatement,
+  createCopyEncoder,
+  type ColumnInfo,
+  type CopyEncoder,
+  type UploadFormat,
+} from './formats';
+import type { IngestMetrics } from './metrics';
+import type { TrackedUpload, UploadTracker } from './upload-tracker';
+
+/** Bound on ROLLBACK (and the failure record) after a failed upload; past it the connection is destroyed. */
+const CLEANUP_TIMEOUT_MS = 10_000;
+
+export interface UploadDeps {
+  readonly pool: Pool;
+  readonly limits: IngestLimits;
+  readonly tracker: UploadTracker;
+  readonly metrics: IngestMetrics;
+  readonly log: Logger;
+}
+
+export interface UploadRequest {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly tokenId: string;
+  readonly table: CatalogTable;
+  readonly format: UploadFormat;
+  readonly requestedColumns?: string[];
+  readonly idempotencyKey?: string;
+}
+
+export interface UploadOutcome {
+  readonly uploadId: string;
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+  readonly headers: Record<string, string>;
+  readonly kind: 'committed' | 'replayed' | ErrorKind;
+}
+
+interface UploadRecordRow {
+  upload_id: string;
+  rows: string;
+  bytes: string;
+  body_sha256: Buffer;
+  duration_ms: number;
+}
+
+type CopyStream = ReturnType<typeof copyFrom>;
+
+/** Runs one upload; resolves to the response to send, or null when the client is gone. Never rejects. */
+export function runUpload(deps: UploadDeps, request: UploadRequest): Promise<UploadOutcome | null> {
+  return new UploadRun(deps, request).run();
+}
+
+class UploadRun {
+  private readonly id = randomUUID();
+  private readonly startedAt = new Date();
+  private readonly t0 = performance.now();
+  private readonly ac = new AbortController();
+  private readonly log: Logger;
+  private readonly tap: BodyTap;
+  private readonly tracked: TrackedUpload;
+  private resolveDone!: () => void;
+  private firstError: unknown;
+  private client?: PoolClient;
+  private clientBroken = false;
+  private released = false;
+  private encoder?: CopyEncoder;
+  private copy?: CopyStream;
+  private copyColumns?: ColumnInfo[];
+  private copyErrored = false;
+  private copyDone = false;
+  private committed = false;
+  private replaying = false;
+  private idleTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly deps: UploadDeps,
+    private readonly u: UploadRequest,
+  ) {
+    this.log = deps.log.child({ uploadId: this.id, table: u.table.name, tokenId: u.tokenId });
+    this.tap = new BodyTap(deps.limits.maxBodyBytes, (bytes) => {
+      this.tracked.bytes = bytes;
+      this.idleTimer?.refresh();
+    });
+    this.tracked = {
+      id: this.id,
+      tokenId: u.tokenId,
+      table: u.table.name,
+      idempotencyKey: u.idempotencyKey,
+      startedAt: Date.now(),
+      state: 'receiving',
+      bytes: 0,
+      rows: () => this.encoder?.rowsSeen() ?? 0,
+      abort: (err) => this.fail(err),
+      done: new Promise<void>((resolve) => (this.resolveDone = resolve)),
+    };
+  }
+
+  /** Records the first cause of failure and stops everything that is waiting. */
+  private readonly fail = (err: unknown): void => {
+    if (this.firstError !== undefined) return;
+    this.firstError = err ?? new Error('upload failed');
+    this.ac.abort(this.firstError);
+  };
+
+  private readonly onReqError = (err: Error) =>
+    this.fail(new ClientAbortedError(`client connection error: ${err.message}`));
+  private readonly onReqClose = () => {
+    if (!this.u.req.complete) this.fail(new ClientAbortedError('client disconnected mid-body'));
+  };
+  private readonly onResClose = () => {
+    if (!this.u.res.writableFinished)
+      this.fail(new ClientAbortedError('client disconnected before the response'));
+  };
+  private readonly onReqEnd = () => this.stopIdleTimer();
+  private readonly onClientError = (err: Error) => {
+    this.clientBroken = true;
+    this.fail(err);
+  };
+
+  async run(): Promise<UploadOutcome | null> {
+    const { tracker, metrics } = this.deps;
+    if (!tracker.claim(this.tracked)) {
+      this.resolveDone();
+      return this.errorOutcome(httpErrors.inProgress());
+    }
+    const { req, res } = this.u;
+    req.on('error', this.onReqError);
+    req.on('close', this.onReqClose);
+    req.on('end', this.onReqEnd);
+    res.on('close', this.onResClose);
+    metrics.active.inc();
+    let outcome: UploadOutcome | null;
+    try {
+      outcome = await this.execute();
+    } catch (err) {
+      outcome = await this.failed(err);
+    } finally {
+      this.stopIdleTimer();
+      req.removeListener('close', this.onReqClose);
+      req.removeListener('end', this.onReqEnd);
+      res.removeListener('close', this.onResClose);
+      // req keeps an 'error' listener: a reset while the server drains the rest of the body must not crash us.
+      metrics.active.dec();
+      tracker.finish(this.tracked, !this.replaying);
+      this.resolveDone();
+    }
+    const seconds = (performance.now() - this.t0) / 1000;
+    const kind = outcome?.kind ?? 'client_aborted';
+    metrics.duration.observe({ table: this.u.table.name, outcome: kind }, seconds);
+    metrics.uploads.inc({ table: this.u.table.name, status: outcome ? String(outcome.status) : 'aborted' });
+    return outcome;
+  }
+
+  private async execute(): Promise<UploadOutcome> {
+    const { pool, limits, metrics } = this.deps;
+    const { table, idempotencyKey, tokenId } = this.u;
+    try {
+      this.client = await pool.connect();
+    } catch (err) {
+      throw httpErrors.unavailable(
+        `database unavailable: ${(err as Error).message}`,
+        limits.retryAfterSeconds,
+      );
+    }
+    this.client.on('error', this.onClientError);
+    await this.query('BEGIN');
+    if (idempotencyKey !== undefined) {
+      // Transaction-scoped: held until COMMIT/ROLLBACK, so a second worker sees the key as in progress.
+      const lock = await this.query<{ ok: boolean }>(
+        'SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS ok',
+        [JSON.stringify(['powerhouse.upload', tokenId, table.name, idempotencyKey])],
+      );
+      if (!lock.rows[0].ok) throw httpErrors.inProgress();
+      const prev = await this.query<UploadRecordRow>(
+        `SELECT upload_id, rows, bytes, body_sha256, duration_ms FROM powerhouse.uploads
+          WHERE token_id = $1 AND table_name = $2 AND idempotency_key = $3 AND status = 'committed'`,
+        [tokenId, table.name, idempotencyKey],
+      );
+      if (prev.rows.length > 0) return await this.replay(prev.rows[0]);
+    }
+
+    await this.copyBody();
+    this.tracked.state = 'committing';
+    const rows = this.copy?.rowCount ?? 0;
+    const bytes = this.tap.bytes;
+    const durationMs = Math.round(performance.now() - this.t0);
+    await this.query(
+      `INSERT INTO powerhouse.uploads (upload_id, token_id, table_name, idempotency_key, status, rows, bytes, body_sha256,
+                                       started_at, finished_at, duration_ms)
+       VALUES ($1, $2, $3, $4, 'committed', $5, $6, $7, $8, clock_timestamp(), $9)`,
+      [
+        this.id,
+        tokenId,
+        table.name,
+        idempotencyKey ?? null,
+        rows,
+        bytes,
+        this.tap.digest(),
+        this.startedAt,
+        durationMs,
+      ],
+      false,
+    );
+    await this.query('COMMIT', undefined, false);
+    this.committed = true;
+    this.release(false);
+    this.tracked.state = 'committed';
+    this.tracked.rows = () => rows;
+    metrics.rows.inc({ table: table.name }, rows);
+    metrics.bytes.inc({ table: table.name }, bytes);
+    this.log.info({ rows, bytes, durationMs }, 'upload committed');
+    return {
+      uploadId: this.id,
+      status: 201,
+      body: { uploadId: this.id, table: table.name, rows, bytes, durationMs },
+      headers: {},
+      kind: 'committed',
+    };
+  }
+
+  /** The key already committed: nothing is written; the body is read only to compare its SHA-256. */
+  private async replay(prev: UploadRecordRow): Promise<UploadOutcome> {
+    this.replaying = true;
+    await this.query('ROLLBACK');
+    this.release(false);
+    this.startIdleTimer();
+    this.u.req.pipe(this.tap);
+    const discard = new Writable({ write: (_c, _e, cb) => cb() });
+    await pipeline(this.tap, discard, { signal: this.ac.signal });
+    if (!this.tap.digest().equals(prev.body_sha256)) throw httpErrors.keyReused();
+    const body = {
+      uploadId: prev.upload_id,
+      table: this.u.table.name,
+      rows: Number(prev.rows),
+      bytes: Number(prev.bytes),
+      durationMs: prev.duration_ms,
+      replayed: true,
+    };
+    this.log.info({ originalUploadId: prev.upload_id }, 'upload replayed');
+    return { uploadId: prev.upload_id, status: 200, body, headers: {}, kind: 'replayed' };
+  }
+
+  private async copyBody(): Promise<void> {
+    const { limits } = this.deps;
+    const { table, format, requestedColumns } = this.u;
+    const encoder = createCopyEncoder({
+      format,
+      tableColumns: [...table.columns],
+      requestedColumns,
+      maxFieldBytes: limits.maxFieldBytes,
+      chunkBytes: limits.copyChunkBytes,
+    });
+    encoder.columns.catch(() => undefined); // its failure also surfaces through the transform
+    this.encoder = encoder;
+    this.startIdleTimer();
+    this.u.req.pipe(this.tap);
+    await pipeline(this.tap, encoder.transform, (source: AsyncIterable<Buffer>) => this.feedCopy(source), {
+      signal: this.ac.signal,
+    });
+    this.copyDone = true;
+  }
+
+  /** The pipeline's sink: opens the COPY once the encoder knows the columns, writes with backpressure. */
+  private async feedCopy(source: AsyncIterable<Buffer>): Promise<void> {
+    for await (const chunk of source) {
+      const copy = this.copy ?? (await this.openCopy());
+      if (this.copyErrored) throw this.firstError;
+      // One chunk in flight at a time: pg-copy-streams then never batches (_writev) behind a dead connection.
+      if (!copy.write(chunk)) await this.waitFor(copy, 'drain');
+    }
+    if (!this.copy) return; // no rows encoded: nothing to COPY
+    const copy = this.copy;
+    const finished = this.waitFor(copy, 'finish'); // 'finish' = CommandComplete and ReadyForQuery received
+    copy.end();
+    await finished;
+  }
+
+  private async openCopy(): Promise<CopyStream> {
+    const encoder = this.encoder!;
+    const columns = await encoder.columns;
+    this.copyColumns = columns;
+    const sql = copyStatement(
+      { schema: this.u.table.schema, name: this.u.table.table },
+      columns,
+      encoder.copyFormat,
+    );
+    const copy = this.client!.query(copyFrom(sql));
+    // Kept for the stream's lifetime: pg-copy-streams may emit 'error' more than once.
+    copy.on('error', (err: Error) => {
+      this.copyErrored = true;
+      this.fail(err);
+    });
+    this.copy = copy;
+    return copy;
+  }
+
+  private waitFor(stream: NodeJS.EventEmitter, event: string): Promise<void> {
+    const signal = this.ac.signal;
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const onEvent = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        stream.removeListener(event, onEvent);
+        reject(signal.reason);
+      };
+      stream.once(event, onEvent);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** A query on the upload's connection; abortable ones give up on abort and mark the connection unusable. */
+  private query<R extends QueryResultRow = QueryResultRow>(
+    sql: string,
+    params?: unknown[],
+    abortable = true,
+  ): Promise<QueryResult<R>> {
+    const pending = this.client!.query<R>(sql, params);
+    if (!abortable) return pending;
+    const signal = this.ac.signal;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.clientBroken = true; // a reply is still due: the connection cannot be reused
+        pending.catch(() => undefined);
+        reject(signal.reason);
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      pending.then(
+        (r) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(r);
+        },
+        (e) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  private async failed(err: unknown): Promise<UploadOutcome | null> {
+    this.fail(err);
+    const cause = this.firstError;
+    this.stopIdleTimer();
+    this.u.req.unpipe(this.tap);
+    // End an open COPY with CopyFail so the server leaves COPY mode; not when it already ended it (sending on
+    // a stream whose connection pg-copy-streams has dropped throws).
+    if (this.copy && !this.copyDone && !this.copyErrored) {
+      try {
+        this.copy.destroy(cause instanceof Error ? cause : new Error(String(cause)));
+      } catch (e) {
+        this.log.warn({ err: e }, 'could not send CopyFail; the connection will be destroyed');
+        this.clientBroken = true;
+      }
+    }
+    const response = this.mapError(cause);
+    if (this.client && !this.released) {
+      let clean = !this.clientBroken && !isConnectionError(cause);
+      if (clean && !this.committed) clean = await this.cleanup('ROLLBACK');
+      if (clean && response?.kind !== 'upload_in_progress' && !this.replaying) {
+        await this.recordFailure(
+          response?.body ?? { error: 'client_aborted', message: (cause as Error).message },
+        );
+      }
+      this.release(!clean);
+    }
+    this.tracked.state = 'failed';
+    this.tracked.error = response?.body ?? { error: 'client_aborted' };
+    this.deps.metrics.errors.inc({ kind: response?.kind ?? 'client_aborted' });
+    const logFields = {
+      err: cause,
+      status: response?.status,
+      rowsSeen: this.encoder?.rowsSeen(),
+      bytes: this.tap.bytes,
+    };
+    if (!response || response.status < 500) this.log.info(logFields, 'upload failed; rolled back');
+    else this.log.error(logFields, 'upload failed; rolled back');
+    return response;
+  }
+
+  private mapError(cause: unknown): UploadOutcome | null {
+    if (cause instanceof ClientAbortedError) return null;
+    const err =
+      (cause as { constraint?: string })?.constraint === 'uploads_committed_key_idx'
+        ? httpErrors.inProgress()
+        : uploadErrorResponse(cause, {
+            format: this.u.format,
+            columns: this.copyColumns,
+            maxBodyBytes: this.deps.limits.maxBodyBytes,
+            retryAfterSeconds: this.deps.limits.retryAfterSeconds,
+          });
+    return this.errorOutcome(err);
+  }
+
+  private errorOutcome(err: HttpError): UploadOutcome {
+    return { uploadId: this.id, status: err.status, body: err.body, headers: err.headers, kind: err.kind };
+  }
+
+  /** Runs a statement on the upload's connection with a bound; false when it failed or took too long. */
+  private async cleanup(sql: string, params?: unknown[]): Promise<boolean> {
+    const pending = this.client!.query(sql, params);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>(
+      (resolve) => (timer = setTimeout(() => resolve(false), CLEANUP_TIMEOUT_MS)),
+    );
+    try {
+      return await Promise.race([pending.then(() => true), timeout]);
+    } catch (err) {
+      this.log.warn({ err }, `${sql.split(/\s/)[0]} after a failed upload did not succeed`);
+      return false;
+    } finally {
+      clearTimeout(timer);
+      pending.catch(() => undefined);
+    }
+  }
+
+  /** Best effort, after the rollback: lets GET /v1/uploads find a failed upload after this process is gone. */
+  private async recordFailure(error: Record<string, unknown>): Promise<void> {
+    const ok = await this.cleanup(
+      `INSERT INTO powerhouse.uploads (upload_id, token_id, table_name, idempotency_key, status, rows, bytes, error,
+                                       started_at, finished_at, duration_ms)
+       VALUES ($1, $2, $3, $4, 'failed', 0, $5, $6, $7, clock_timestamp(), $8)`,
+      [
+        this.id,
+        this.u.tokenId,
+        this.u.table.name,
+        this.u.idempotencyKey ?? null,
+        this.tap.bytes,
+        JSON.stringify(error),
+        this.startedAt,
+        Math.round(performance.now() - this.t0),
+      ],
+    );
+    if (!ok) this.log.warn('could not record the failed upload');
+  }
+
+  /** Returns the connection exactly once; destroys it when its protocol state is unknown. */
+  private release(destroy: boolean): void {
+    if (this.released || !this.client) return;
+    this.released = true;
+    const client = this.client;
+    client.removeListener('error', this.onClientError);
+    if (destroy) {
+      client.on('error', () => undefined); // it is being torn down; late socket errors are expected
+      client.release(new Error('connection state unknown after a failed upload'));
+    } else {
+      client.release();
+    }
+  }
+
+  private startIdleTimer(): void {
+    if (this.u.req.complete) return;
+    const ms = this.deps.limits.idleTimeoutMs;
+    this.idleTimer = setTimeout(() => {
+      // Paused by our own backpressure (the database is slower than the client): not the client's idleness.
+      if (this.u.req.readableFlowing === false && !this.u.req.complete) {
+        this.idleTimer?.refresh();
+        return;
+      }
+      this.fail(httpErrors.badRequest(`no request body data for ${ms} ms; upload aborted, nothing stored`));
+    }, ms);
+  }
+
+  private stopIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+}
