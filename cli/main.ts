@@ -4,6 +4,7 @@ import { TierError } from '../config-templates';
 import { planCommand } from './commands/plan';
 import { renderCommand } from './commands/render';
 import { tuneCommand } from './commands/tune';
+import { upCommand } from './commands/up';
 
 export function buildProgram(): Command {
   const program = new Command('powerhouse')
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
   program.addCommand(tuneCommand());
   program.addCommand(planCommand());
   program.addCommand(renderCommand());
+  program.addCommand(upCommand());
   return program;
 }
 
@@ -23,7 +25,10 @@ export async function main(argv = process.argv): Promise<void> {
     await program.parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
-    if (e instanceof TierError || (e instanceof Error && /must be|needs|unknown/.test(e.message))) {
+    if (
+      e instanceof TierError ||
+      (e instanceof Error && /must be|needs|unknown|port number/.test(e.message))
+    ) {
       process.stderr.write(`powerhouse: ${(e as Error).message}\n`);
       process.exit(2);
     }

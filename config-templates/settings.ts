@@ -78,6 +78,12 @@ export interface OsSettings {
   readonly pgbouncerLimitNofile: Tuned<number>;
 }
 
+/** Per-role settings (ALTER ROLE … SET), applied where roles are created: the local stack and cloud-init. */
+export interface RoleSettings {
+  readonly app: { readonly statementTimeoutMs: Tuned<number> };
+  readonly ingest: { readonly statementTimeoutMs: Tuned<number> };
+}
+
 /** The memory budget the invariants check, in MiB. */
 export interface MemoryBudget {
   readonly ramMiB: number;
@@ -101,5 +107,6 @@ export interface Settings {
   readonly pgbouncer: PgBouncerSettings;
   readonly ingest: IngestSettings;
   readonly os: OsSettings;
+  readonly roles: RoleSettings;
   readonly memory: MemoryBudget;
 }

@@ -7,6 +7,7 @@ import type {
   PgBouncerSettings,
   PgParam,
   PostgresSettings,
+  RoleSettings,
   Settings,
   Tier,
   Tuned,
@@ -356,7 +357,19 @@ export function tune(tier: Tier, options: TuneOptions = {}): Settings {
     osReserveMiB: osReserve,
   };
 
-  return { tier, postgres, pgbouncer, ingest, os, memory };
+  const roles: RoleSettings = {
+    app: {
+      statementTimeoutMs: t(
+        60_000,
+        "app queries stop after 60 s: PgBouncer's query_timeout is off (global) so PostgreSQL enforces it per role",
+      ),
+    },
+    ingest: {
+      statementTimeoutMs: t(0, 'no limit: one COPY is one statement and may run for many minutes'),
+    },
+  };
+
+  return { tier, postgres, pgbouncer, ingest, os, roles, memory };
 }
 
 /** The invariant every tier must hold: the worst case fits in RAM. */

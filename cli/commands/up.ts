@@ -1,0 +1,76 @@
+// `npm start` / `powerhouse up`: the whole stack on this machine, tuned for this machine (`detect`).
+import path from 'node:path';
+import { Command } from 'commander';
+import { findPgBouncer } from '../local/pgbouncer-process';
+import { startLocalStack } from '../local/stack';
+import { addTierOptions, tierFromFlags, type TierFlags } from '../tier-options';
+
+function port(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new Error(`--${flag} must be a port number, got "${text}"`);
+  return n;
+}
+
+export function upCommand(): Command {
+  const cmd = new Command('up').description(
+    'start PostgreSQL 16, PgBouncer and the ingest worker on this machine (Ctrl-C stops them)',
+  );
+  addTierOptions(cmd, 'detect')
+    .option('--data-dir <dir>', 'where data, configs and secrets live (reused on the next start)', '.data')
+    .option('--port <port>', 'ingest worker port (127.0.0.1)', '8080')
+    .option('--bouncer-port <port>', 'PgBouncer port (127.0.0.1)', '6432')
+    .option('--log-level <level>', 'worker log level (logs go to DATA_DIR/ingest.log)', 'info');
+  cmd.action(
+    async (o: TierFlags & { dataDir: string; port: string; bouncerPort: string; logLevel: string }) => {
+      const tier = tierFromFlags(o);
+      const dataDir = path.resolve(o.dataDir);
+      const out = (s = '') => process.stdout.write(s + '\n');
+      const hasBouncer = findPgBouncer() !== null;
+      if (!hasBouncer) {
+        out('PgBouncer is not installed: the worker will connect to PostgreSQL directly (no pooling).');
+        out('  Install it for the real setup:  sudo apt-get install -y pgbouncer');
+      }
+      out(
+        `starting tier "${tier.name}" (${tier.hardware.cores} cores, ${(tier.hardware.ramMiB / 1024).toFixed(1)} GiB RAM, ${tier.users} uploaders) in ${dataDir} …`,
+      );
+      const envToken = process.env.POWERHOUSE_INGEST_TOKEN || undefined;
+      const stack = await startLocalStack({
+        dataDir,
+        tier,
+        ingestPort: port('port', o.port),
+        bouncerPort: port('bouncer-port', o.bouncerPort),
+        token: envToken,
+        logLevel: o.logLevel as never,
+      });
+      const base = stack.ingestUrl;
+      const viaBouncer = stack.bouncer ? `PgBouncer 127.0.0.1:${stack.bouncer.port}` : 'PostgreSQL directly';
+      out('');
+      out(`PostgreSQL 16   127.0.0.1:${stack.pg.port}   (data: ${stack.pg.dataDir})`);
+      if (stack.bouncer)
+        out(`PgBouncer       127.0.0.1:${stack.bouncer.port}   (log: ${stack.bouncer.logFile})`);
+      out(`ingest worker   ${base}   → ${viaBouncer}   (log: ${path.join(dataDir, 'ingest.log')})`);
+      out('');
+      out(`token           ${envToken ? '(from POWERHOUSE_INGEST_TOKEN)' : stack.token}`);
+      out(`app DSN         ${stack.appDsn}`);
+      out(`secrets         ${path.join(dataDir, 'secrets.json')} (0600)`);
+      out('');
+      out('try it:');
+      out(`  printf 'tm_id,source,target\\n1,Hello,Hallo\\n1,World,Welt\\n' | \\`);
+      out(`    curl -sS -X POST ${base}/v1/tables/tm_entries/uploads \\`);
+      out(`      -H "Authorization: Bearer ${envToken ? '$POWERHOUSE_INGEST_TOKEN' : stack.token}" \\`);
+      out(`      -H 'Content-Type: text/csv' -H "Idempotency-Key: $(date +%s)" --data-binary @-`);
+      out('');
+      out('Ctrl-C stops everything.');
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      out('stopping …');
+      await stack.stop();
+      out('stopped.');
+    },
+  );
+  return cmd;
+}
