@@ -26,3 +26,4 @@ export {
   HETZNER_VOLUME_EUR_PER_GB_MONTH,
   type ServerType,
 } from './hetzner';
+export { pgtune, type PgTuneValues } from './pgtune';

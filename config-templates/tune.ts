@@ -97,7 +97,8 @@ export function tune(tier: Tier, options: TuneOptions = {}): Settings {
     ),
     work_mem: mb(
       workMem,
-      `(RAM − shared_buffers − maintenance − backend overhead − OS reserve) / ((max_connections + parallel workers) × ${WORK_MEM_FACTOR}), capped at 256 MB`,
+      `(RAM − shared_buffers − maintenance − backend overhead − OS reserve) / ((max_connections + max_parallel_workers) × ${WORK_MEM_FACTOR}), ≤ 256 MB; ` +
+        'PGTune divides by workers-per-gather instead, but max_parallel_workers already caps parallel workers globally',
     ),
     maintenance_work_mem: mb(
       maintenanceWorkMem,

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { pgValue, type Settings, tune } from '../../config-templates';
+import { pgtune, pgValue, type Settings, tune } from '../../config-templates';
 import { addTierOptions, tierFromFlags, type TierFlags } from '../tier-options';
 
 type Format = 'conf' | 'json' | 'table';
@@ -28,6 +28,22 @@ export function settingRows(s: Settings): [string, string, string, string][] {
     s.os.pgbouncerLimitNofile.reason,
   ]);
   return rows;
+}
+
+/** PGTune's value for a postgres setting, in the same syntax, or '' where PGTune has no opinion. */
+function pgtuneColumn(s: Settings): (section: string, name: string) => string {
+  const ref = pgtune(s.tier.hardware, Number(s.postgres.max_connections.value)) as unknown as Record<
+    string,
+    unknown
+  >;
+  return (section, name) => {
+    if (section !== 'postgres') return '';
+    if (name === 'work_mem') return `${ref.work_mem_kb}kB`;
+    const v = ref[name];
+    if (v === undefined) return '';
+    const p = s.postgres[name];
+    return typeof v === 'number' && p.unit === 'MB' ? pgValue({ ...p, value: Math.floor(v) }) : String(v);
+  };
 }
 
 /** JSON for scripts: every value with its reason, memory values in PostgreSQL syntax (8GB). */
@@ -64,10 +80,12 @@ export function tuneCommand(): Command {
   const cmd = new Command('tune').description(
     'print tuned PostgreSQL 16, PgBouncer, ingest and OS settings with reasons',
   );
-  addTierOptions(cmd, 'recommended').addOption(
-    new Option('--format <format>', 'output format').choices(['conf', 'json', 'table']).default('table'),
-  );
-  cmd.action((opts: TierFlags & { format: Format }) => {
+  addTierOptions(cmd, 'recommended')
+    .addOption(
+      new Option('--format <format>', 'output format').choices(['conf', 'json', 'table']).default('table'),
+    )
+    .option('--compare-pgtune', "add PGTune's value (oltp, same hardware and max_connections) to the table");
+  cmd.action((opts: TierFlags & { format: Format; comparePgtune?: boolean }) => {
     const s = tune(tierFromFlags(opts));
     if (opts.format === 'json') {
       process.stdout.write(JSON.stringify(settingsJson(s), null, 2) + '\n');
@@ -81,7 +99,19 @@ export function tuneCommand(): Command {
       process.stdout.write(
         `tier ${s.tier.name}: ${hw.cores} cores, ${(hw.ramMiB / 1024).toFixed(1)} GiB RAM, ${hw.disk}, ${s.tier.users} concurrent uploaders\n\n`,
       );
-      process.stdout.write(formatTable(settingRows(s), ['section', 'setting', 'value', 'reason']));
+      if (opts.comparePgtune) {
+        const ref = pgtuneColumn(s);
+        const rows = settingRows(s).map(([sec, name, value, reason]) => [
+          sec,
+          name,
+          value,
+          ref(sec, name),
+          reason,
+        ]);
+        process.stdout.write(formatTable(rows, ['section', 'setting', 'value', 'PGTune', 'reason']));
+      } else {
+        process.stdout.write(formatTable(settingRows(s), ['section', 'setting', 'value', 'reason']));
+      }
     }
   });
   return cmd;

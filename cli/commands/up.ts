@@ -2,7 +2,6 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { findPgBouncer } from '../local/pgbouncer-process';
-import { startLocalStack } from '../local/stack';
 import { addTierOptions, tierFromFlags, type TierFlags } from '../tier-options';
 
 function port(flag: string, text: string): number {
@@ -35,6 +34,8 @@ export function upCommand(): Command {
         `starting tier "${tier.name}" (${tier.hardware.cores} cores, ${(tier.hardware.ramMiB / 1024).toFixed(1)} GiB RAM, ${tier.users} uploaders) in ${dataDir} …`,
       );
       const envToken = process.env.POWERHOUSE_INGEST_TOKEN || undefined;
+    // Loaded here, not at the top: `powerhouse tune` should not pay for the worker's modules.
+    const { startLocalStack } = await import('../local/stack');
       const stack = await startLocalStack({
         dataDir,
         tier,

@@ -12,6 +12,7 @@ import {
   tune,
   WORK_MEM_FACTOR,
   BACKEND_OVERHEAD_MIB,
+  pgtune,
 } from '../../config-templates';
 
 const num = (s: Settings, name: string): number => {
@@ -177,6 +178,28 @@ describe('tune()', () => {
     expect(() => customTier({ cores: 4, ramMiB: 4096, disk: 'nvme' }, 0)).toThrow(/users must be/);
     expect(() => tune(customTier({ cores: 4, ramMiB: 2048, disk: 'nvme' }, 5000))).toThrow(
       /cannot serve 5000/,
+    );
+  });
+
+  it('equals PGTune wherever a reason says "(PGTune)"', () => {
+    fc.assert(
+      fc.property(hardware, users, (hw, u) => {
+        const s = tuneOrRefuse(customTier(hw, u));
+        if (!s) return;
+        const ref = pgtune(s.tier.hardware, num(s, 'max_connections')) as unknown as Record<string, unknown>;
+        let compared = 0;
+        for (const [name, p] of Object.entries(s.postgres)) {
+          if (!/\(PGTune\)/.test(p.reason)) continue;
+          expect(ref).toHaveProperty(name);
+          // PGTune computes in kB; tune() rounds memory down to whole MB.
+          const want =
+            typeof ref[name] === 'number' && p.unit === 'MB' ? Math.floor(ref[name] as number) : ref[name];
+          expect([name, p.value]).toEqual([name, want]);
+          compared++;
+        }
+        expect(compared).toBeGreaterThanOrEqual(8);
+      }),
+      { numRuns: 200 },
     );
   });
 
