@@ -1,0 +1,17 @@
+// The client SDK a desktop app (or the `powerhouse upload` command) uses to send rows to the ingest worker:
+// binary COPY encoded on the uploader's machine with the worker's own encoder, streamed with backpressure,
+// retried safely under one Idempotency-Key. Contract: INGEST-API.md.
+export { uploadRows, type UploadRow, type RowSource, type UploadRowsOptions } from './client/upload-rows';
+export { uploadFile, fileFormat, type FileFormat, type UploadFileOptions } from './client/upload-file';
+export { describeTable, type DescribeOptions } from './client/describe-table';
+export type { UploadCallOptions, UploadProgress, UploadResult } from './client/send-upload';
+export type { RetryPolicy } from './client/retry-policy';
+export { DEFAULT_RETRY } from './client/retry-policy';
+export { UploadInputError, type SchemaColumn, type TableSchema } from './client/table-schema';
+export {
+  UploadError,
+  UploadRowError,
+  UploadRejectedError,
+  UploadUnavailableError,
+  UploadAbortedError,
+} from './client/errors';
