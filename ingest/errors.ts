@@ -135,6 +135,11 @@ export function uploadErrorResponse(err: unknown, ctx: UploadErrorContext): Http
     return httpErrors.unavailable(`database unavailable: ${(err as Error).message}`, ctx.retryAfterSeconds);
   const pg = err as PgLikeError;
   if (pg && typeof pg.code === 'string' && typeof pg.message === 'string') {
+    // Out of disk/memory, serialization failure, deadlock: nothing was stored and a retry may succeed. Checked
+    // before the row mapping: COPY's context names the row being written when the disk filled up, but that row
+    // is not at fault.
+    if (pg.code.startsWith('53') || pg.code === '40001' || pg.code === '40P01')
+      return httpErrors.unavailable(`database busy: ${pg.message}`, ctx.retryAfterSeconds);
     if (ctx.columns) {
       const rowErr = mapCopyError(pg, ctx.format, [...ctx.columns]);
       if (rowErr) return httpErrors.badRow(rowErr.row, rowErr.column, rowErr.message);
@@ -143,9 +148,6 @@ export function uploadErrorResponse(err: unknown, ctx: UploadErrorContext): Http
     // Invalid data (22) or a violated constraint (23) with no row to point at, e.g. a deferred constraint.
     if (pg.code.startsWith('22') || pg.code.startsWith('23'))
       return httpErrors.badRequest(pg.message + detail);
-    // Out of disk/memory, serialization failure, deadlock: nothing was stored and a retry may succeed.
-    if (pg.code.startsWith('53') || pg.code === '40001' || pg.code === '40P01')
-      return httpErrors.unavailable(`database busy: ${pg.message}`, ctx.retryAfterSeconds);
   }
   return httpErrors.internal('the upload failed inside the worker; nothing was stored (see the worker log)');
 }
