@@ -138,9 +138,10 @@ export class TsvFramer implements FormatReader {
     return this.cols && this.field < this.n ? this.cols[this.field].name : undefined;
   }
 
-  private rowError(what: string): RowError {
+  /** A RowError for the current row, naming the current field's column unless the fault is the line's. */
+  private rowError(what: string, lineLevel = false): RowError {
     const row = this.rows + 1;
-    const column = this.marker === 0 ? this.columnName() : undefined;
+    const column = this.marker === 0 && !lineLevel ? this.columnName() : undefined;
     return new RowError(
       row,
       column,
@@ -166,6 +167,7 @@ export class TsvFramer implements FormatReader {
     if (this.field !== this.n - 1) {
       throw this.rowError(
         `${this.field + 1} field${this.field === 0 ? '' : 's'}, expected ${this.n} (tab-separated)`,
+        true,
       );
     }
     this.rows++;
@@ -181,6 +183,7 @@ export class TsvFramer implements FormatReader {
         crlf
           ? 'line ends with CR LF but earlier lines end with LF alone'
           : 'line ends with LF alone but earlier lines end with CR LF',
+        true,
       );
     }
     this.endLine();

@@ -126,14 +126,13 @@ export function decodeTextCopy(buf: Buffer): (string | null)[][] {
       if (simple[d] !== undefined) cur.push(simple[d]);
       else if (d === 0x78) {
         let v = 0;
-        let k = 0;
-        while (k < 2 && /[0-9a-f]/i.test(String.fromCharCode(buf[i])))
-          ((v = v * 16 + parseInt(String.fromCharCode(buf[i++]), 16)), k++);
+        for (let k = 0; k < 2 && /[0-9a-f]/i.test(String.fromCharCode(buf[i])); k++) {
+          v = v * 16 + parseInt(String.fromCharCode(buf[i++]), 16);
+        }
         cur.push(v);
       } else if (d >= 0x30 && d <= 0x37) {
         let v = d - 0x30;
-        let k = 1;
-        while (k < 3 && buf[i] >= 0x30 && buf[i] <= 0x37) ((v = v * 8 + (buf[i++] - 0x30)), k++);
+        for (let k = 1; k < 3 && buf[i] >= 0x30 && buf[i] <= 0x37; k++) v = v * 8 + (buf[i++] - 0x30);
         cur.push(v & 0xff);
       } else cur.push(d);
     } else if (c === 0x09) endField();
