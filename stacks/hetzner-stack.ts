@@ -1,0 +1,412 @@
+// One Hetzner Cloud host per tier: a dedicated-vCPU server running PostgreSQL 16, PgBouncer and the ingest
+// worker behind TLS, set up by cloud-init from render()'s files; a private network; a firewall that opens SSH
+// to admins and HTTPS/PgBouncer to clients only (PostgreSQL's port never); secrets from random_password.
+import { Construct } from 'constructs';
+import {
+  AssetType,
+  DataResource,
+  Fn,
+  LocalBackend,
+  TerraformAsset,
+  TerraformCount,
+  TerraformLocal,
+  TerraformOutput,
+  TerraformStack,
+  TerraformVariable,
+  Token,
+} from 'cdktf';
+import { RandomProvider } from '@cdktf/provider-random/lib/provider';
+import {
+  DEFAULT_PORTS,
+  HETZNER_SERVER_TYPES,
+  isPresetTierName,
+  presetTier,
+  render,
+  tune,
+  type PresetTierName,
+  type RenderedFile,
+  type RenderOptions,
+  type Settings,
+} from '../config-templates';
+import { userData, USER_DATA_LIMIT_BYTES } from './cloud-init';
+import { Firewall, HcloudProvider, Network, NetworkSubnet, Server, SshKey, Volume } from './hcloud';
+import { HOST, INGEST_HTTPS_PORT, WORKER_LISTEN } from './host-files';
+import { assertValidIngestConfig } from './ingest-config';
+import {
+  checkCidrs,
+  HETZNER_LOCATIONS,
+  serverTypesFor,
+  StackInputError,
+  SUPPORTED_IMAGES,
+  WORLD_CIDRS,
+  type SupportedImage,
+} from './inputs';
+import { StackSecrets } from './secrets';
+import type { WorkerBundle } from './worker-bundle';
+
+/** The host's render() options: PostgreSQL on loopback only, PgBouncer on all interfaces (firewalled). */
+export const HETZNER_RENDER_OPTIONS: Partial<RenderOptions> = {
+  pgListen: 'localhost',
+  bouncerListen: '*',
+  allowedCidrs: [],
+};
+
+export const PRIVATE_NETWORK = {
+  range: '10.42.0.0/16',
+  subnet: '10.42.1.0/24',
+  serverIp: '10.42.1.10',
+} as const;
+export const DEFAULT_LOCATION = 'fsn1';
+/**
+ * Debian 13: its own nodejs package is 20.x, the worker's runtime. Ubuntu 24.04 and Debian 12 ship Node.js
+ * 18 (end of life), and any other Node.js would come from a registry this project does not control.
+ */
+export const DEFAULT_IMAGE: SupportedImage = 'debian-13';
+
+export interface HetznerStackProps {
+  readonly tier: PresetTierName;
+  /** The worker bundle (buildWorkerBundle) Terraform copies to the server. */
+  readonly workerBundle: WorkerBundle;
+  /** Default of the `server_type` variable; default the tier's CCX type. */
+  readonly serverType?: string;
+  /** Default of the `location` variable; default fsn1. */
+  readonly location?: string;
+  readonly image?: SupportedImage;
+  /** Defaults of the `admin_cidrs` / `client_cidrs` variables; without them the variables are required. */
+  readonly adminCidrs?: readonly string[];
+  readonly clientCidrs?: readonly string[];
+  /** Default of the `data_volume_gb` variable (0 = data on the local NVMe). */
+  readonly dataVolumeGb?: number;
+  /**
+   * State file, relative to the directory Terraform runs in (cdktf.out/stacks/<stack>); default the project
+   * root's terraform.<stack>.tfstate, so the state survives a clean cdktf.out.
+   */
+  readonly statePath?: string;
+}
+
+/** Validation blocks written once, as Terraform expressions over the variable. */
+const cidrListValidation = (v: string, allowWorld: boolean) => [
+  {
+    condition: `\${length(var.${v}) > 0}`,
+    errorMessage: `${v} must list at least one CIDR, e.g. ["203.0.113.7/32"].`,
+  },
+  {
+    condition: `\${alltrue([for c in var.${v} : can(cidrhost(c, 0))])}`,
+    errorMessage: `Every entry of ${v} must be a CIDR such as 203.0.113.7/32 or 2001:db8::/48.`,
+  },
+  ...(allowWorld
+    ? []
+    : [
+        {
+          condition: `\${length(setintersection(var.${v}, ${JSON.stringify(WORLD_CIDRS)})) == 0}`,
+          errorMessage: `${v} must not contain 0.0.0.0/0 or ::/0: SSH stays closed to the internet. Give your own networks.`,
+        },
+      ]),
+];
+
+export class HetznerStack extends TerraformStack {
+  readonly tier: PresetTierName;
+  readonly settings: Settings;
+  /** render() output embedded in this stack's user-data. */
+  readonly rendered: RenderedFile[];
+  readonly server: Server;
+  readonly firewall: Firewall;
+
+  constructor(scope: Construct, id: string, props: HetznerStackProps) {
+    super(scope, id);
+    const tier = props.tier;
+    if (!isPresetTierName(tier))
+      throw new StackInputError(
+        `stack ${id}: tier "${String(tier)}" is not minimum, recommended or powerhouse`,
+      );
+    this.tier = tier;
+    const allowedTypes = serverTypesFor(tier);
+    const serverTypeDefault = props.serverType ?? HETZNER_SERVER_TYPES[tier].name;
+    if (!allowedTypes.includes(serverTypeDefault))
+      throw new StackInputError(
+        `stack ${id}: server type "${serverTypeDefault}" is too small or unknown for tier ${tier}; use one of ${allowedTypes.join(', ')}`,
+      );
+    const locationDefault = props.location ?? DEFAULT_LOCATION;
+    if (!(locationDefault in HETZNER_LOCATIONS))
+      throw new StackInputError(
+        `stack ${id}: location "${locationDefault}" is not one of ${Object.keys(HETZNER_LOCATIONS).join(', ')}`,
+      );
+    const image = props.image ?? DEFAULT_IMAGE;
+    if (!(SUPPORTED_IMAGES as readonly string[]).includes(image))
+      throw new StackInputError(
+        `stack ${id}: image "${image}" is not supported; use ${SUPPORTED_IMAGES.join(', ')}`,
+      );
+    if (props.adminCidrs) checkCidrs(props.adminCidrs, `stack ${id}: adminCidrs`, { allowWorld: false });
+    if (props.clientCidrs) checkCidrs(props.clientCidrs, `stack ${id}: clientCidrs`, { allowWorld: true });
+    const volumeDefault = props.dataVolumeGb ?? 0;
+    if (!(
+      volumeDefault === 0 ||
+      (Number.isInteger(volumeDefault) && volumeDefault >= 10 && volumeDefault <= 10240)
+    ))
+      throw new StackInputError(`stack ${id}: dataVolumeGb must be 0 or a whole number from 10 to 10240`);
+
+    new LocalBackend(this, { path: props.statePath ?? `../../../terraform.${id}.tfstate` });
+
+    // --- Inputs.
+    const hcloudToken = new TerraformVariable(this, 'hcloud_token', {
+      type: 'string',
+      sensitive: true,
+      nullable: true,
+      description: 'Hetzner Cloud API token (read & write). Unset: the provider reads HCLOUD_TOKEN.',
+      validation: [
+        {
+          condition: '${var.hcloud_token == null ? true : length(var.hcloud_token) == 64}',
+          errorMessage:
+            'hcloud_token must be the 64-character API token of a Hetzner Cloud project (Console: Security, API tokens).',
+        },
+      ],
+    });
+    const sshPublicKey = new TerraformVariable(this, 'ssh_public_key', {
+      type: 'string',
+      description:
+        'OpenSSH public key for root on the server (one line, e.g. the content of ~/.ssh/id_ed25519.pub).',
+      validation: [
+        {
+          condition:
+            '${can(regex("^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\\\\.com|sk-ecdsa-sha2-nistp256@openssh\\\\.com) [A-Za-z0-9+/]+={0,3}( [^\\\\n]*)?$", trimspace(var.ssh_public_key)))}',
+          errorMessage:
+            'ssh_public_key must be one OpenSSH public key line such as "ssh-ed25519 AAAA... you@host" (not the private key).',
+        },
+      ],
+    });
+    const sshPrivateKey = new TerraformVariable(this, 'ssh_private_key', {
+      type: 'string',
+      sensitive: true,
+      nullable: true,
+      description:
+        'Private key Terraform uses to copy the ingest worker to the server. Unset: your SSH agent (ssh-add) is used.',
+    });
+    // Optional inputs default to null (cdktf cannot express a null default, hence the override).
+    hcloudToken.addOverride('default', null);
+    sshPrivateKey.addOverride('default', null);
+    const adminCidrs = new TerraformVariable(this, 'admin_cidrs', {
+      type: 'list(string)',
+      default: props.adminCidrs ? [...props.adminCidrs] : undefined,
+      description: 'Networks allowed to SSH to the server (and Terraform must be in one of them).',
+      validation: cidrListValidation('admin_cidrs', false),
+    });
+    const clientCidrs = new TerraformVariable(this, 'client_cidrs', {
+      type: 'list(string)',
+      default: props.clientCidrs ? [...props.clientCidrs] : undefined,
+      description: `Networks allowed to reach the ingest endpoint (HTTPS ${INGEST_HTTPS_PORT}) and PgBouncer (${DEFAULT_PORTS.pgbouncer}).`,
+      validation: cidrListValidation('client_cidrs', true),
+    });
+    const location = new TerraformVariable(this, 'location', {
+      type: 'string',
+      default: locationDefault,
+      description: 'Hetzner location.',
+      validation: [
+        {
+          condition: `\${contains(${JSON.stringify(Object.keys(HETZNER_LOCATIONS))}, var.location)}`,
+          errorMessage: `location must be one of ${Object.keys(HETZNER_LOCATIONS).join(', ')}.`,
+        },
+      ],
+    });
+    const serverType = new TerraformVariable(this, 'server_type', {
+      type: 'string',
+      default: serverTypeDefault,
+      description: `Server type; at least the ${tier} tier's cores and RAM, which its configuration assumes.`,
+      validation: [
+        {
+          condition: `\${contains(${JSON.stringify(allowedTypes)}, var.server_type)}`,
+          errorMessage: `server_type must be one of ${allowedTypes.join(', ')} for tier ${tier} (dedicated vCPUs with at least the tier's cores and RAM).`,
+        },
+      ],
+    });
+    const dataVolumeGb = new TerraformVariable(this, 'data_volume_gb', {
+      type: 'number',
+      default: volumeDefault,
+      description:
+        "Size of a Hetzner volume mounted at /var/lib/postgresql, 0 for none. Use one when the data outgrows the server's local NVMe.",
+      validation: [
+        {
+          condition:
+            '${var.data_volume_gb == 0 || (var.data_volume_gb >= 10 && var.data_volume_gb <= 10240 && floor(var.data_volume_gb) == var.data_volume_gb)}',
+          errorMessage: 'data_volume_gb must be 0 (no volume) or a whole number of GB from 10 to 10240.',
+        },
+      ],
+    });
+
+    // --- Tier: the same tune() and render() the tests boot for real.
+    this.settings = tune(presetTier(tier));
+    this.rendered = render(this.settings, HETZNER_RENDER_OPTIONS);
+    const bouncerPort = DEFAULT_PORTS.pgbouncer;
+    assertValidIngestConfig(this.settings, {
+      bouncerHost: '127.0.0.1',
+      bouncerPort,
+      listenHost: WORKER_LISTEN.host,
+      listenPort: WORKER_LISTEN.port,
+    });
+
+    new HcloudProvider(this, 'hcloud', { token: hcloudToken.stringValue });
+    new RandomProvider(this, 'random');
+    const secrets = new StackSecrets(this, 'secrets');
+    const name = `powerhouse-${tier}`;
+    const labels = { app: 'db-powerhouse', tier };
+    const protect = tier === 'powerhouse';
+
+    const sshKey = new SshKey(this, 'admin_key', {
+      name: `${name}-admin`,
+      publicKey: sshPublicKey.stringValue,
+      labels,
+    });
+    const network = new Network(this, 'network', { name, ipRange: PRIVATE_NETWORK.range, labels });
+    const zones = new TerraformLocal(this, 'network_zones', { ...HETZNER_LOCATIONS });
+    const subnet = new NetworkSubnet(this, 'subnet', {
+      networkId: Token.asNumber(network.id),
+      type: 'cloud',
+      ipRange: PRIVATE_NETWORK.subnet,
+      networkZone: Fn.lookup(zones.asStringMap, location.stringValue),
+    });
+
+    const rule = (port: number, sourceIps: string[], description: string) => ({
+      direction: 'in' as const,
+      protocol: 'tcp' as const,
+      port: String(port),
+      sourceIps,
+      description,
+    });
+    this.firewall = new Firewall(this, 'firewall', {
+      name,
+      labels,
+      rule: [
+        rule(22, adminCidrs.listValue, 'SSH from admin networks'),
+        rule(INGEST_HTTPS_PORT, clientCidrs.listValue, 'ingest endpoint (HTTPS) from client networks'),
+        rule(bouncerPort, clientCidrs.listValue, 'PgBouncer from client networks'),
+        {
+          direction: 'in',
+          protocol: 'icmp',
+          sourceIps: adminCidrs.listValue,
+          description: 'ping from admin networks',
+        },
+      ],
+    });
+
+    const doc = userData({
+      tier,
+      settings: this.settings,
+      rendered: this.rendered,
+      privateIp: PRIVATE_NETWORK.serverIp,
+      pgPort: DEFAULT_PORTS.postgres,
+      bouncerPort,
+      values: {
+        superuserPassword: secrets.value('superuser_password'),
+        appPassword: secrets.value('app_password'),
+        ingestPassword: secrets.value('ingest_password'),
+        bouncerAdminPassword: secrets.value('bouncer_admin_password'),
+        bouncerStatsPassword: secrets.value('bouncer_stats_password'),
+        ingestTokenSha256: secrets.sha256('ingest_token'),
+        adminTokenSha256: secrets.sha256('admin_token'),
+        dataVolumeGb: Token.asString(dataVolumeGb.numberValue),
+      },
+    });
+    // Terraform references are longer than the values they stand for (40-character passwords, 64-hex hashes),
+    // so the document as synthesized bounds what Hetzner receives; the test checks the resolved size too.
+    if (Buffer.byteLength(doc) >= USER_DATA_LIMIT_BYTES)
+      throw new Error(`user-data of tier ${tier} is ${Buffer.byteLength(doc)} bytes, over Hetzner's 32 KiB`);
+
+    this.server = new Server(this, 'server', {
+      name,
+      serverType: serverType.stringValue,
+      image,
+      location: location.stringValue,
+      userData: doc,
+      sshKeys: [sshKey.id],
+      publicNet: [{ ipv4Enabled: true, ipv6Enabled: true }],
+      backups: true,
+      firewallIds: [Token.asNumber(this.firewall.id)],
+      network: [{ networkId: Token.asNumber(network.id), ip: PRIVATE_NETWORK.serverIp, aliasIps: [] }],
+      deleteProtection: protect,
+      rebuildProtection: protect,
+      shutdownBeforeDeletion: true,
+      labels,
+      dependsOn: [subnet],
+      // These only matter when the server is created; a change must never replace the database server.
+      // Configuration changes go through `powerhouse render` (see stacks/README.md).
+      lifecycle: { ignoreChanges: ['user_data', 'ssh_keys', 'image'] },
+    });
+
+    new Volume(this, 'data_volume', {
+      // data_volume_gb is 0 or at least 10: min(size, 1) is the number of volumes.
+      count: TerraformCount.of(Fn.min([dataVolumeGb.numberValue, 1])),
+      name: `${name}-data`,
+      size: dataVolumeGb.numberValue,
+      serverId: Token.asNumber(this.server.id),
+      automount: false,
+      format: 'xfs',
+      deleteProtection: protect,
+      labels,
+    });
+
+    // The worker reaches the server over SSH from this checkout: no package registry on the server's side.
+    const bundle = new TerraformAsset(this, 'worker_bundle', {
+      path: props.workerBundle.file,
+      type: AssetType.FILE,
+    });
+    new DataResource(this, 'ingest_worker', {
+      triggersReplace: { server: this.server.id, bundle: props.workerBundle.sha256 },
+      connection: {
+        type: 'ssh',
+        host: this.server.ipv4Address,
+        user: 'root',
+        privateKey: sshPrivateKey.stringValue,
+        // Whether a key is given is not secret; without nonsensitive() Terraform would hide all provisioner output.
+        agent: '${nonsensitive(var.ssh_private_key == null)}',
+        timeout: '5m',
+      },
+      provisioners: [
+        { type: 'file', source: bundle.path, destination: HOST.workerUpload },
+        {
+          type: 'remote-exec',
+          inline: [`${HOST.installWorker} ${HOST.workerUpload} ${props.workerBundle.sha256}`],
+        },
+      ],
+    });
+
+    // --- Outputs. Secrets are sensitive: `terraform output -raw ingest_token` (see how_to_get_secrets).
+    const out = (id: string, value: string, description: string, sensitive = false) =>
+      new TerraformOutput(this, id, { value, description, sensitive }).overrideLogicalId(id);
+    const ip = this.server.ipv4Address;
+    out('server_ipv4', ip, 'Public IPv4 of the server.');
+    out(
+      'ingest_url',
+      `https://${ip}`,
+      'Ingest endpoint (self-signed certificate: pin it, see tls_fingerprint_command).',
+    );
+    out(
+      'pgbouncer_endpoint',
+      `${ip}:${bouncerPort}`,
+      'PgBouncer host:port for app clients (user powerhouse_app).',
+    );
+    out(
+      'private_ip',
+      PRIVATE_NETWORK.serverIp,
+      'Address in the private network (PgBouncer for servers in the network).',
+    );
+    out('ssh_command', `ssh root@${ip}`, 'Admin shell (from admin_cidrs).');
+    out(
+      'tls_fingerprint_command',
+      `ssh root@${ip} openssl x509 -in ${HOST.tlsCert} -noout -fingerprint -sha256`,
+      'Prints the SHA-256 fingerprint of the ingest certificate for clients to pin.',
+    );
+    out(
+      'how_to_get_secrets',
+      `cd cdktf.out/stacks/${id} && terraform output -raw ingest_token   (also: admin_token, app_password, superuser_password)`,
+      'Secrets are sensitive outputs: print one at a time, never in logs.',
+    );
+    out('ingest_token', secrets.value('ingest_token'), 'Bearer token for uploads.', true);
+    out('admin_token', secrets.value('admin_token'), 'Bearer token for /v1/admin/pgbouncer.', true);
+    out('app_password', secrets.value('app_password'), 'Password of powerhouse_app through PgBouncer.', true);
+    out(
+      'superuser_password',
+      secrets.value('superuser_password'),
+      'PostgreSQL superuser (also in /root/.pgpass).',
+      true,
+    );
+  }
+}

@@ -1,0 +1,50 @@
+// The ingest worker as one self-contained JavaScript file (esbuild: our code and its npm dependencies
+// inlined). The Hetzner host runs it with Debian's own Node.js, so the server never talks to a package
+// registry: Terraform copies this file over SSH (see hetzner-stack.ts). Built at synth time from this checkout.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { buildSync } from 'esbuild';
+
+export const REPO_ROOT = path.resolve(__dirname, '..');
+export const INGEST_ENTRY = 'ingest/main.ts';
+/** Node.js major of the host image's distribution package (Debian 13: nodejs 20.19). */
+export const HOST_NODE_TARGET = 'node20';
+
+export interface WorkerBundle {
+  /** Absolute path of the bundle. */
+  readonly file: string;
+  readonly sha256: string;
+  readonly bytes: number;
+}
+
+export function describeBundle(file: string): WorkerBundle {
+  const data = fs.readFileSync(file);
+  return { file, sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
+}
+
+/** Bundles `entry` (default ingest/main.ts) into `outDir/ingest-worker.js`. Throws with esbuild's messages. */
+export function buildWorkerBundle(outDir: string, entry = path.join(REPO_ROOT, INGEST_ENTRY)): WorkerBundle {
+  if (!fs.existsSync(entry))
+    throw new Error(`ingest worker entry ${entry} not found: cannot bundle the worker`);
+  const outfile = path.join(outDir, 'ingest-worker.js');
+  try {
+    buildSync({
+      entryPoints: [entry],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      target: HOST_NODE_TARGET,
+      format: 'cjs',
+      minify: true,
+      sourcemap: false,
+      legalComments: 'none',
+      // pg's optional native binding: never installed, pg falls back to JavaScript.
+      external: ['pg-native'],
+      logLevel: 'silent',
+    });
+  } catch (err) {
+    throw new Error(`bundling the ingest worker (${entry}) failed: ${(err as Error).message}`);
+  }
+  return describeBundle(outfile);
+}
