@@ -71,6 +71,7 @@ export function upCommand(): Command {
       out('stopping …');
       await stack.stop();
       out('stopped.');
+      process.exit(0);
     },
   );
   return cmd;
