@@ -145,8 +145,9 @@ export function uploadErrorResponse(err: unknown, ctx: UploadErrorContext): Http
       if (rowErr) return httpErrors.badRow(rowErr.row, rowErr.column, rowErr.message);
     }
     const detail = pg.detail ? ` (${pg.detail})` : '';
-    // Invalid data (22) or a violated constraint (23) with no row to point at, e.g. a deferred constraint.
-    if (pg.code.startsWith('22') || pg.code.startsWith('23'))
+    // Invalid data (22), a violated constraint (23), or a trigger's RAISE EXCEPTION / ASSERT (P0001, P0004),
+    // with no row to point at: a deferred constraint or constraint trigger failing at COMMIT.
+    if (pg.code.startsWith('22') || pg.code.startsWith('23') || pg.code === 'P0001' || pg.code === 'P0004')
       return httpErrors.badRequest(pg.message + detail);
   }
   return httpErrors.internal('the upload failed inside the worker; nothing was stored (see the worker log)');
