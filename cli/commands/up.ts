@@ -19,14 +19,25 @@ export function upCommand(): Command {
     .option('--data-dir <dir>', 'where data, configs and secrets live (reused on the next start)', '.data')
     .option('--port <port>', 'ingest worker port (127.0.0.1)', '8080')
     .option('--bouncer-port <port>', 'PgBouncer port (127.0.0.1)', '6432')
-    .option('--log-level <level>', 'worker log level (logs go to DATA_DIR/ingest.log)', 'info');
+    .option('--log-level <level>', 'worker log level (logs go to DATA_DIR/ingest.log)', 'info')
+    .option('--no-pgbouncer', 'do not start PgBouncer: the worker connects to PostgreSQL directly');
   cmd.action(
-    async (o: TierFlags & { dataDir: string; port: string; bouncerPort: string; logLevel: string }) => {
+    async (
+      o: TierFlags & {
+        dataDir: string;
+        port: string;
+        bouncerPort: string;
+        logLevel: string;
+        pgbouncer: boolean;
+      },
+    ) => {
       const tier = tierFromFlags(o);
       const dataDir = path.resolve(o.dataDir);
       const out = (s = '') => process.stdout.write(s + '\n');
-      const hasBouncer = findPgBouncer() !== null;
-      if (!hasBouncer) {
+      const hasBouncer = o.pgbouncer && findPgBouncer() !== null;
+      if (!o.pgbouncer) {
+        out('--no-pgbouncer: the worker will connect to PostgreSQL directly (no pooling).');
+      } else if (!hasBouncer) {
         out('PgBouncer is not installed: the worker will connect to PostgreSQL directly (no pooling).');
         out('  Install it for the real setup:  sudo apt-get install -y pgbouncer');
       }
@@ -34,8 +45,9 @@ export function upCommand(): Command {
         `starting tier "${tier.name}" (${tier.hardware.cores} cores, ${(tier.hardware.ramMiB / 1024).toFixed(1)} GiB RAM, ${tier.users} uploaders) in ${dataDir} …`,
       );
       const envToken = process.env.POWERHOUSE_INGEST_TOKEN || undefined;
-    // Loaded here, not at the top: `powerhouse tune` should not pay for the worker's modules.
-    const { startLocalStack } = await import('../local/stack');
+      // Loaded here, not at the top: `powerhouse tune` should not pay for the worker's modules.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { startLocalStack } = require('../local/stack') as typeof import('../local/stack');
       const stack = await startLocalStack({
         dataDir,
         tier,
@@ -43,14 +55,19 @@ export function upCommand(): Command {
         bouncerPort: port('bouncer-port', o.bouncerPort),
         token: envToken,
         logLevel: o.logLevel as never,
+        noPgBouncer: !hasBouncer,
       });
       const base = stack.ingestUrl;
       const viaBouncer = stack.bouncer ? `PgBouncer 127.0.0.1:${stack.bouncer.port}` : 'PostgreSQL directly';
       out('');
-      out(`PostgreSQL 16   127.0.0.1:${stack.pg.port}   (data: ${stack.pg.dataDir})`);
+      out(`PostgreSQL 16   127.0.0.1:${stack.pg.port}   (pid ${stack.pg.pid}, data: ${stack.pg.dataDir})`);
       if (stack.bouncer)
-        out(`PgBouncer       127.0.0.1:${stack.bouncer.port}   (log: ${stack.bouncer.logFile})`);
-      out(`ingest worker   ${base}   → ${viaBouncer}   (log: ${path.join(dataDir, 'ingest.log')})`);
+        out(
+          `PgBouncer       127.0.0.1:${stack.bouncer.port}   (pid ${stack.bouncer.pid}, log: ${stack.bouncer.logFile})`,
+        );
+      out(
+        `ingest worker   ${base}   → ${viaBouncer}   (pid ${process.pid}, log: ${path.join(dataDir, 'ingest.log')})`,
+      );
       out('');
       out(`token           ${envToken ? '(from POWERHOUSE_INGEST_TOKEN)' : stack.token}`);
       out(`app DSN         ${stack.appDsn}`);
