@@ -30,7 +30,8 @@ export function decodeBinaryCopy(buf: Buffer, types: readonly DecodeType[]): Dec
   if (!buf.subarray(0, 11).equals(SIGNATURE)) throw new Error('bad signature');
   let p = 11;
   const flags = buf.readInt32BE(p);
-  if (flags !== 0) throw new Error(`flags ${flags}`);
+  // Bits 0-15 are non-critical (ignored, as PostgreSQL does); anything above is not ours to accept.
+  if (flags >>> 16 !== 0) throw new Error(`critical flags ${flags}`);
   const ext = buf.readInt32BE(p + 4);
   p += 8 + ext;
   const rows: Decoded[][] = [];
