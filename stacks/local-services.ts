@@ -1,0 +1,284 @@
+// The local deployment as plain data: three containers (PostgreSQL 16, PgBouncer, the ingest worker) with
+// render()'s files, health checks and ports on 127.0.0.1. The cdktf Docker stack and the docker-compose.yml
+// are both generated from this one description, so they cannot drift apart.
+import {
+  DEFAULT_PORTS,
+  INGEST_POOL_DB,
+  APP_POOL_DB,
+  render,
+  renderedFile,
+  ROLES,
+  type RenderOptions,
+  type Settings,
+} from '../config-templates';
+import { DB_PASSWORD_ENV, dbSetupScript, ROLES_SQL, USERLIST_SQL } from './database-setup';
+import { ingestWorkerConfig } from './ingest-config';
+import type { SecretName } from './secrets';
+
+/** Images built from this repository's Dockerfile (one target each). */
+export const LOCAL_IMAGES = {
+  postgres: { target: 'postgres', tag: 'db-powerhouse-postgres:local' },
+  pgbouncer: { target: 'pgbouncer', tag: 'db-powerhouse-pgbouncer:local' },
+  ingest: { target: 'ingest', tag: 'db-powerhouse-ingest:local' },
+} as const;
+
+/** Directory in the postgres image (owned by postgres) where the first start leaves PgBouncer's userlist. */
+export const AUTH_DIR = '/var/lib/powerhouse-auth';
+const PG_ETC = '/etc/powerhouse/postgresql';
+const SQL_DIR = '/etc/powerhouse/sql';
+const DB_SETUP = '/usr/local/bin/powerhouse-db-setup';
+export const INGEST_CONFIG_PATH = '/etc/powerhouse/ingest.json';
+
+/** Ports published on the host, always on 127.0.0.1. */
+export interface LocalPorts {
+  readonly pgbouncer: number;
+  readonly ingest: number;
+}
+export const DEFAULT_LOCAL_PORTS: LocalPorts = {
+  pgbouncer: DEFAULT_PORTS.pgbouncer,
+  ingest: DEFAULT_PORTS.ingest,
+};
+export const LOOPBACK = '127.0.0.1';
+
+export interface ServiceFile {
+  readonly path: string;
+  readonly content: string;
+  readonly mode: string;
+}
+
+export interface LocalService {
+  readonly name: 'postgres' | 'pgbouncer' | 'ingest';
+  readonly image: (typeof LOCAL_IMAGES)[keyof typeof LOCAL_IMAGES];
+  readonly command?: readonly string[];
+  /** Values may hold secret references (Terraform expressions or compose variables). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly files: readonly ServiceFile[];
+  readonly volumes: readonly { readonly volume: string; readonly path: string }[];
+  readonly ports: readonly { readonly host: number; readonly container: number }[];
+  readonly healthcheck: {
+    readonly test: readonly string[];
+    readonly interval: string;
+    readonly timeout: string;
+    readonly retries: number;
+    readonly startPeriod: string;
+  };
+  readonly nofile?: number;
+  readonly shmSizeMiB?: number;
+  readonly dependsOn: readonly LocalService['name'][];
+}
+
+export const LOCAL_VOLUMES = { data: 'powerhouse-pgdata', auth: 'powerhouse-auth' } as const;
+
+/**
+ * render() options inside the containers: PostgreSQL listens on the container network and admits only
+ * `samenet` (the Docker network it is attached to) besides loopback; PgBouncer logs to stderr.
+ */
+export const LOCAL_RENDER_OPTIONS: Partial<RenderOptions> = {
+  pgListen: '*',
+  bouncerListen: '*',
+  allowedCidrs: ['samenet'],
+  bouncer: {
+    authFile: `${AUTH_DIR}/userlist.txt`,
+    unixSocketDir: '/var/run/postgresql',
+    logFile: undefined,
+    pidFile: undefined,
+  },
+};
+
+/**
+ * render() points PgBouncer at PostgreSQL on 127.0.0.1, right for one host; here PostgreSQL is the
+ * `postgres` container. Exactly one `host=` per pool entry is rewritten, and it is checked.
+ */
+export function pointPoolsAt(ini: string, host: string): string {
+  let n = 0;
+  const out = ini.replace(/^(\S+ = )host=127\.0\.0\.1 /gm, (_m, head: string) => {
+    n++;
+    return `${head}host=${host} `;
+  });
+  const pools = [APP_POOL_DB, INGEST_POOL_DB];
+  if (n !== pools.length)
+    throw new Error(`pgbouncer.ini: expected ${pools.length} pool entries on host=127.0.0.1, found ${n}`);
+  return out;
+}
+
+const sh = (script: string) => ['CMD-SHELL', script];
+
+/** Stands for a secret in the description; each generator swaps it for its own kind of reference. */
+export const secretMarker = (name: SecretName) => `@@secret:${name}@@`;
+
+/**
+ * Text with secret markers → the generator's syntax: literal parts escaped (`escape`), markers replaced by
+ * references (`ref`). Literal text can thus never be read as a reference, and a reference never escaped.
+ */
+export function fillSecrets(
+  text: string,
+  escape: (literal: string) => string,
+  ref: (name: SecretName) => string,
+): string {
+  return text
+    .split(/(@@secret:[a-z_]+@@)/)
+    .map((part) => {
+      const m = /^@@secret:([a-z_]+)@@$/.exec(part);
+      return m ? ref(m[1] as SecretName) : escape(part);
+    })
+    .join('');
+}
+
+/** The local stack's containers for a tier. Secrets appear as secretMarker(name). */
+export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LOCAL_PORTS): LocalService[] {
+  const secret = secretMarker;
+  const files = render(settings, LOCAL_RENDER_OPTIONS);
+  const pgConf = renderedFile(files, 'postgresql/postgresql.conf');
+  const hba = renderedFile(files, 'postgresql/pg_hba.conf');
+  const ini = renderedFile(files, 'pgbouncer/pgbouncer.ini');
+  const bouncerPort = DEFAULT_PORTS.pgbouncer;
+  const workerPort = DEFAULT_PORTS.ingest;
+
+  const dbPasswords: Record<string, string> = {
+    [DB_PASSWORD_ENV.superuser]: secret('superuser_password'),
+    [DB_PASSWORD_ENV.app]: secret('app_password'),
+    [DB_PASSWORD_ENV.ingest]: secret('ingest_password'),
+    [DB_PASSWORD_ENV.bouncerAdmin]: secret('bouncer_admin_password'),
+    [DB_PASSWORD_ENV.bouncerStats]: secret('bouncer_stats_password'),
+  };
+  // The worker's file holds no secret; its database URLs and token come from the environment.
+  const workerConfig = ingestWorkerConfig(
+    settings,
+    {
+      ingestPassword: '',
+      appPassword: '',
+      bouncerStatsPassword: '',
+      ingestTokenSha256: '',
+      adminTokenSha256: '',
+    },
+    { bouncerHost: 'pgbouncer', bouncerPort, listenHost: '0.0.0.0', listenPort: workerPort },
+  );
+  const {
+    databaseUrl: _d,
+    migrationDatabaseUrl: _m,
+    pgbouncerAdminUrl: _p,
+    adminTokenSha256: _a,
+    ...rest
+  } = workerConfig;
+  const workerFile = { ...rest, tokens: [] };
+  const url = (user: string, password: string, db: string) =>
+    `postgresql://${user}:${password}@pgbouncer:${bouncerPort}/${db}`;
+
+  return [
+    {
+      name: 'postgres',
+      image: LOCAL_IMAGES.postgres,
+      // The image's postgresql.conf is replaced by ours: PGDATA keeps the data, the rendered file the tuning.
+      command: ['postgres', '-c', `config_file=${PG_ETC}/postgresql.conf`],
+      env: { POSTGRES_PASSWORD: secret('superuser_password'), ...dbPasswords },
+      files: [
+        {
+          path: `${PG_ETC}/postgresql.conf`,
+          content:
+            '# db-powerhouse local stack: PostgreSQL reads this instead of PGDATA/postgresql.conf.\n' +
+            `hba_file = '${PG_ETC}/pg_hba.conf'\ninclude '${PG_ETC}/90-powerhouse.conf'\n`,
+          mode: '0644',
+        },
+        { path: `${PG_ETC}/90-powerhouse.conf`, content: pgConf.content, mode: '0644' },
+        { path: `${PG_ETC}/pg_hba.conf`, content: hba.content, mode: '0644' },
+        { path: `${SQL_DIR}/roles.sql`, content: ROLES_SQL, mode: '0644' },
+        { path: `${SQL_DIR}/userlist.sql`, content: USERLIST_SQL, mode: '0644' },
+        {
+          path: DB_SETUP,
+          content: dbSetupScript({
+            rolesSql: `${SQL_DIR}/roles.sql`,
+            userlistSql: `${SQL_DIR}/userlist.sql`,
+          }),
+          mode: '0755',
+        },
+        {
+          // Run once by the image's entrypoint on an empty data directory, as postgres, on the local socket.
+          path: '/docker-entrypoint-initdb.d/50-powerhouse.sh',
+          content: `#!/bin/bash\nset -euo pipefail\n${DB_SETUP} ${AUTH_DIR}/userlist.txt\n`,
+          mode: '0755',
+        },
+      ],
+      volumes: [
+        { volume: LOCAL_VOLUMES.data, path: '/var/lib/postgresql/data' },
+        { volume: LOCAL_VOLUMES.auth, path: AUTH_DIR },
+      ],
+      ports: [], // PostgreSQL is never published; clients go through PgBouncer.
+      healthcheck: {
+        test: sh('pg_isready -q -h 127.0.0.1 -p 5432 -U postgres -d postgres'),
+        interval: '5s',
+        timeout: '3s',
+        retries: 12,
+        startPeriod: '60s',
+      },
+      nofile: settings.os.postgresLimitNofile.value,
+      // Parallel query and hash joins use POSIX shared memory in /dev/shm; Docker's default is 64 MiB.
+      shmSizeMiB: 1024,
+      dependsOn: [],
+    },
+    {
+      name: 'pgbouncer',
+      image: LOCAL_IMAGES.pgbouncer,
+      // The userlist appears once PostgreSQL's first start has created the roles.
+      command: [
+        'sh',
+        '-c',
+        `until [ -s ${AUTH_DIR}/userlist.txt ]; do echo "waiting for ${AUTH_DIR}/userlist.txt"; sleep 1; done; exec pgbouncer /etc/pgbouncer/pgbouncer.ini`,
+      ],
+      env: { [DB_PASSWORD_ENV.bouncerStats]: secret('bouncer_stats_password') },
+      files: [
+        {
+          path: '/etc/pgbouncer/pgbouncer.ini',
+          content: pointPoolsAt(ini.content, 'postgres'),
+          mode: '0644',
+        },
+      ],
+      volumes: [{ volume: LOCAL_VOLUMES.auth, path: AUTH_DIR }],
+      ports: [{ host: ports.pgbouncer, container: bouncerPort }],
+      healthcheck: {
+        test: sh(
+          `PGPASSWORD="$${DB_PASSWORD_ENV.bouncerStats}" psql -X -q -h 127.0.0.1 -p ${bouncerPort} -U ${ROLES.bouncerStats} -d pgbouncer -c 'SHOW VERSION' >/dev/null`,
+        ),
+        interval: '5s',
+        timeout: '3s',
+        retries: 12,
+        startPeriod: '60s',
+      },
+      nofile: settings.os.pgbouncerLimitNofile.value,
+      dependsOn: ['postgres'],
+    },
+    {
+      name: 'ingest',
+      image: LOCAL_IMAGES.ingest,
+      env: {
+        POWERHOUSE_INGEST_CONFIG: INGEST_CONFIG_PATH,
+        POWERHOUSE_DATABASE_URL: url(ROLES.ingest, secret('ingest_password'), INGEST_POOL_DB),
+        POWERHOUSE_MIGRATION_DATABASE_URL: url(ROLES.app, secret('app_password'), APP_POOL_DB),
+        POWERHOUSE_PGBOUNCER_ADMIN_URL: url(
+          ROLES.bouncerStats,
+          secret('bouncer_stats_password'),
+          'pgbouncer',
+        ),
+        POWERHOUSE_INGEST_TOKEN: secret('ingest_token'),
+        POWERHOUSE_ADMIN_TOKEN: secret('admin_token'),
+      },
+      files: [
+        { path: INGEST_CONFIG_PATH, content: JSON.stringify(workerFile, null, 2) + '\n', mode: '0644' },
+      ],
+      volumes: [],
+      ports: [{ host: ports.ingest, container: workerPort }],
+      healthcheck: {
+        test: [
+          'CMD',
+          'node',
+          '-e',
+          `fetch('http://127.0.0.1:${workerPort}/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
+        ],
+        interval: '5s',
+        timeout: '3s',
+        retries: 12,
+        startPeriod: '30s',
+      },
+      dependsOn: ['pgbouncer'],
+    },
+  ];
+}
