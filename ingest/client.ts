@@ -5,7 +5,7 @@ export { uploadRows, type UploadRow, type RowSource, type UploadRowsOptions } fr
 export { uploadFile, fileFormat, type FileFormat, type UploadFileOptions } from './client/upload-file';
 export { describeTable, type DescribeOptions } from './client/describe-table';
 export type { UploadCallOptions, UploadProgress, UploadResult } from './client/send-upload';
-export type { RetryPolicy } from './client/retry-policy';
+export type { RetryPolicy, RetryInfo } from './client/retry-policy';
 export { DEFAULT_RETRY } from './client/retry-policy';
 export { UploadInputError, type SchemaColumn, type TableSchema } from './client/table-schema';
 export {

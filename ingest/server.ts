@@ -178,6 +178,8 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
     req.on('error', stop);
     req.on('end', stop);
     req.on('close', stop);
+    // Once the response is done, Node no longer ties the request to its socket: watch the socket itself.
+    req.socket.once('close', stop);
     req.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       timer.refresh();
@@ -286,7 +288,6 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
       slot.release();
     }
     if (!outcome) return; // the client is gone
-    if (outcome.status >= 400) metrics.errors.inc({ kind: outcome.kind });
     sendJson(res, outcome.status, outcome.body, outcome.headers);
     drainBody(req);
   }

@@ -173,6 +173,7 @@ class UploadRun {
     const kind = outcome?.kind ?? 'client_aborted';
     metrics.duration.observe({ table: this.u.table.name, outcome: kind }, seconds);
     metrics.uploads.inc({ table: this.u.table.name, status: outcome ? String(outcome.status) : 'aborted' });
+    if (!outcome || outcome.status >= 400) metrics.errors.inc({ kind });
     return outcome;
   }
 
@@ -277,6 +278,9 @@ class UploadRun {
     });
     encoder.columns.catch(() => undefined); // its failure also surfaces through the transform
     this.encoder = encoder;
+    // Fail at once (not when the pipeline has unwound) so a COPY waiting on the server is stopped promptly.
+    this.tap.on('error', this.fail);
+    encoder.transform.on('error', this.fail);
     this.startIdleTimer();
     this.u.req.pipe(this.tap);
     await pipeline(this.tap, encoder.transform, (source: AsyncIterable<Buffer>) => this.feedCopy(source), {
@@ -342,16 +346,16 @@ class UploadRun {
     params?: unknown[],
     abortable = true,
   ): Promise<QueryResult<R>> {
+    const signal = this.ac.signal;
+    if (abortable && signal.aborted) return Promise.reject(signal.reason);
     const pending = this.client!.query<R>(sql, params);
     if (!abortable) return pending;
-    const signal = this.ac.signal;
     return new Promise((resolve, reject) => {
       const onAbort = () => {
         this.clientBroken = true; // a reply is still due: the connection cannot be reused
         pending.catch(() => undefined);
         reject(signal.reason);
       };
-      if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
       pending.then(
         (r) => {
@@ -394,7 +398,6 @@ class UploadRun {
     }
     this.tracked.state = 'failed';
     this.tracked.error = response?.body ?? { error: 'client_aborted' };
-    this.deps.metrics.errors.inc({ kind: response?.kind ?? 'client_aborted' });
     const logFields = {
       err: cause,
       status: response?.status,

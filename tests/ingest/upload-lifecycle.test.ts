@@ -1,0 +1,588 @@
+// Idempotency (201 / 200 replay / 409 / 422), progress, concurrency limits (503), client disconnects,
+// the PgBouncer hazard (30 uploads failing mid-stream at once), shutdown, readiness, metrics, admin route and
+// logs: one real PostgreSQL 16 + PgBouncer, several workers in-process.
+import { INGEST_POOL_DB, ROLES } from '../../config-templates/names';
+import { CatalogError } from '../../ingest/catalog';
+import { createIngestServer, type IngestServer } from '../../ingest/server';
+import { stopAllTestServers } from '../harness';
+import { pgcopy } from './pgcopy-fixture';
+import {
+  CT,
+  LogCapture,
+  TOKENS,
+  eventually,
+  openRequest,
+  request,
+  startIngestStack,
+  upload,
+  type HttpResult,
+  type IngestStack,
+} from './stack';
+
+let stack: IngestStack;
+let main: IngestServer;
+let logs: LogCapture;
+
+beforeAll(async () => {
+  stack = await startIngestStack();
+  logs = new LogCapture();
+  main = await stack.startWorker(
+    { logLevel: 'info', limits: { maxConcurrentUploadsPerToken: 32 } },
+    { logStream: logs },
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await main?.close();
+  await stopAllTestServers();
+});
+
+const ndjsonRows = (fileId: number, from: number, to: number) =>
+  Array.from(
+    { length: to - from + 1 },
+    (_, i) => JSON.stringify({ file_id: fileId, row_num: from + i, source: `s${from + i}` }) + '\n',
+  ).join('');
+
+async function fileCounts(from: number, to: number): Promise<Map<number, number>> {
+  const rows = await stack.sql<{ file_id: string; n: number }>(
+    'SELECT file_id, count(*)::int AS n FROM file_rows WHERE file_id BETWEEN $1 AND $2 GROUP BY file_id',
+    [from, to],
+  );
+  return new Map(rows.map((r) => [Number(r.file_id), r.n]));
+}
+
+/** Starts an upload and leaves its body open; resolves once the worker has received `minBytes`. */
+async function holdUpload(
+  baseUrl: string,
+  table: string,
+  key: string,
+  firstPiece: string,
+  token = TOKENS.writer,
+) {
+  const held = openRequest(baseUrl, `/v1/tables/${table}/uploads`, {
+    token,
+    contentType: CT.ndjson,
+    headers: { 'Idempotency-Key': key },
+  });
+  held.req.write(firstPiece);
+  const status = await eventually(async () => {
+    const res = await request(baseUrl, `/v1/uploads?idempotencyKey=${key}`, { method: 'GET', token });
+    return res.status === 200 && (res.body.bytes as number) >= Buffer.byteLength(firstPiece)
+      ? res.body
+      : undefined;
+  });
+  return { held, status };
+}
+
+/** The ingest role's sessions in PostgreSQL, other than idle ones: an open transaction or a running COPY. */
+async function busyIngestSessions(): Promise<{ state: string; query: string }[]> {
+  return stack.sql(
+    `SELECT state, query FROM pg_stat_activity WHERE usename = $1 AND state <> 'idle' AND pid <> pg_backend_pid()`,
+    [ROLES.ingest],
+  );
+}
+
+async function poolSettled(): Promise<Record<string, string>> {
+  return eventually(async () => {
+    const pool = await stack.ingestPool();
+    const busy = await busyIngestSessions();
+    return Number(pool.sv_active) === 0 && Number(pool.cl_waiting) === 0 && busy.length === 0
+      ? pool
+      : undefined;
+  });
+}
+
+describe('idempotency', () => {
+  it('201, then 200 replay with the same body (nothing written again), then 422 for another body', async () => {
+    const body = ndjsonRows(10, 1, 50);
+    const first = await upload(main.url, 'file_rows', 'ndjson', body, { key: 'idem-1' });
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ table: 'file_rows', rows: 50, bytes: Buffer.byteLength(body) });
+
+    // The same body in other pieces is the same body.
+    const replay = await upload(main.url, 'file_rows', 'ndjson', [body.slice(0, 7), body.slice(7)], {
+      key: 'idem-1',
+    });
+    expect(replay.status).toBe(200);
+    expect(replay.body).toEqual({ ...first.body, replayed: true });
+
+    const other = await upload(main.url, 'file_rows', 'ndjson', ndjsonRows(10, 1, 51), { key: 'idem-1' });
+    expect(other.status).toBe(422);
+    expect(other.body).toEqual({ error: 'idempotency_key_reused' });
+    expect((await fileCounts(10, 10)).get(10)).toBe(50);
+
+    // A second worker (another process's memory) replays from the upload record in the database.
+    const second = await stack.startWorker({ limits: { dbPoolSize: 2 } });
+    try {
+      const again = await upload(second.url, 'file_rows', 'ndjson', body, { key: 'idem-1' });
+      expect(again.status).toBe(200);
+      expect(again.body.uploadId).toBe(first.body.uploadId);
+      const byId = await request(second.url, `/v1/uploads/${first.body.uploadId}`, {
+        method: 'GET',
+        token: TOKENS.writer,
+      });
+      expect(byId.body).toEqual({
+        uploadId: first.body.uploadId,
+        table: 'file_rows',
+        state: 'committed',
+        rows: 50,
+        bytes: first.body.bytes,
+      });
+    } finally {
+      await second.close();
+    }
+    expect((await fileCounts(10, 10)).get(10)).toBe(50);
+  });
+
+  it('keys are scoped to the token and the table', async () => {
+    const a = await upload(main.url, 'file_rows', 'ndjson', ndjsonRows(11, 1, 3), { key: 'idem-scope' });
+    const b = await upload(main.url, 'file_rows', 'ndjson', ndjsonRows(11, 4, 6), {
+      key: 'idem-scope',
+      token: TOKENS.other,
+    });
+    const c = await upload(main.url, 'tm_entries', 'ndjson', '{"tm_id":11,"source":"a","target":"b"}\n', {
+      key: 'idem-scope',
+    });
+    expect([a.status, b.status, c.status]).toEqual([201, 201, 201]);
+    expect((await fileCounts(11, 11)).get(11)).toBe(6);
+    // Another token cannot see this token's upload.
+    const peek = await request(main.url, `/v1/uploads/${a.body.uploadId}`, {
+      method: 'GET',
+      token: TOKENS.tmOnly,
+    });
+    expect(peek.status).toBe(404);
+  });
+
+  it('409 while the same key is uploading, in this worker and in another one; the first still commits', async () => {
+    const { held } = await holdUpload(main.url, 'file_rows', 'idem-409', ndjsonRows(12, 1, 10));
+    const same = await upload(main.url, 'file_rows', 'ndjson', ndjsonRows(12, 1, 20), { key: 'idem-409' });
+    expect(same.status).toBe(409);
+    expect(same.body).toEqual({ error: 'upload_in_progress' });
+
+    // Another worker has no in-process claim: the transaction-scoped advisory lock answers.
+    const second = await stack.startWorker({ limits: { dbPoolSize: 2 } });
+    try {
+      const elsewhere = await upload(second.url, 'file_rows', 'ndjson', ndjsonRows(12, 1, 20), {
+        key: 'idem-409',
+      });
+      expect(elsewhere.status).toBe(409);
+    } finally {
+      await second.close();
+    }
+    held.req.end(ndjsonRows(12, 11, 20));
+    const done = await held.response;
+    expect(done.status).toBe(201);
+    expect(done.body.rows).toBe(20);
+    expect((await fileCounts(12, 12)).get(12)).toBe(20);
+  });
+});
+
+describe('progress', () => {
+  it('shows rows and bytes growing while receiving, then the committed result', async () => {
+    const first = ndjsonRows(20, 1, 2000);
+    const { held, status } = await holdUpload(main.url, 'file_rows', 'progress-1', first);
+    expect(status).toMatchObject({ table: 'file_rows', state: 'receiving' });
+    expect(status.bytes).toBe(Buffer.byteLength(first));
+    const id = status.uploadId as string;
+    held.req.write(ndjsonRows(20, 2001, 3000));
+    const later = await eventually(async () => {
+      const res = await request(main.url, `/v1/uploads/${id}`, { method: 'GET', token: TOKENS.writer });
+      return (res.body.bytes as number) > (status.bytes as number) ? res.body : undefined;
+    });
+    expect(later.state).toBe('receiving');
+    expect(later.rows).toBeGreaterThanOrEqual(status.rows as number);
+    expect(later.rows).toBeGreaterThan(0);
+    held.req.end();
+    const done = await held.response;
+    expect(done.status).toBe(201);
+    expect(done.body.uploadId).toBe(id);
+    const final = await request(main.url, `/v1/uploads/${id}`, { method: 'GET', token: TOKENS.writer });
+    expect(final.body).toEqual({
+      uploadId: id,
+      table: 'file_rows',
+      state: 'committed',
+      rows: 3000,
+      bytes: done.body.bytes,
+    });
+    const byKey = await request(main.url, '/v1/uploads?idempotencyKey=progress-1', {
+      method: 'GET',
+      token: TOKENS.writer,
+    });
+    expect(byKey.body).toEqual(final.body);
+    const unknown = await request(main.url, '/v1/uploads/00000000-0000-4000-8000-000000000000', {
+      method: 'GET',
+      token: TOKENS.writer,
+    });
+    expect(unknown.status).toBe(404);
+    expect((await request(main.url, `/v1/uploads/${id}`, { method: 'GET' })).status).toBe(401);
+  });
+
+  it('a failed upload can be looked up with its error', async () => {
+    const bad = await upload(main.url, 'file_rows', 'ndjson', ndjsonRows(21, 1, 3) + '{oops}\n', {
+      key: 'progress-fail',
+    });
+    expect(bad.status).toBe(400);
+    const byKey = await request(main.url, '/v1/uploads?idempotencyKey=progress-fail', {
+      method: 'GET',
+      token: TOKENS.writer,
+    });
+    expect(byKey.body).toMatchObject({
+      table: 'file_rows',
+      state: 'failed',
+      error: { error: 'bad_row', row: 4 },
+    });
+  });
+});
+
+describe('limits', () => {
+  it('503 with Retry-After above the per-token and the global limit; never a hang, slots come back', async () => {
+    const small = await stack.startWorker({
+      limits: { dbPoolSize: 4, maxConcurrentUploads: 2, maxConcurrentUploadsPerToken: 1 },
+    });
+    try {
+      const a = await holdUpload(small.url, 'file_rows', 'limit-a', ndjsonRows(30, 1, 5));
+      const perToken = await upload(small.url, 'file_rows', 'ndjson', ndjsonRows(31, 1, 5));
+      expect(perToken.status).toBe(503);
+      expect(perToken.body).toMatchObject({ error: 'unavailable' });
+      expect(String(perToken.body.message)).toMatch(/token/);
+      expect(perToken.headers['retry-after']).toBe(String(stack.settings.ingest.retryAfterSeconds.value));
+
+      const b = await holdUpload(small.url, 'file_rows', 'limit-b', ndjsonRows(32, 1, 5), TOKENS.other);
+      const global = await upload(
+        small.url,
+        'tm_entries',
+        'ndjson',
+        '{"tm_id":33,"source":"a","target":"b"}\n',
+        { token: TOKENS.tmOnly },
+      );
+      expect(global.status).toBe(503);
+      expect(global.headers['retry-after']).toBeDefined();
+      expect(String(global.body.message)).toMatch(/concurrent uploads/);
+
+      a.held.req.end();
+      b.held.req.end();
+      expect((await a.held.response).status).toBe(201);
+      expect((await b.held.response).status).toBe(201);
+      const after = await upload(small.url, 'file_rows', 'ndjson', ndjsonRows(31, 1, 5));
+      expect(after.status).toBe(201);
+      expect(await fileCounts(30, 33)).toEqual(
+        new Map([
+          [30, 5],
+          [31, 5],
+          [32, 5],
+        ]),
+      );
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('an upload whose body stops flowing is aborted after the idle timeout; a slow but flowing one is not', async () => {
+    const idle = await stack.startWorker({ limits: { dbPoolSize: 2, idleTimeoutMs: 400 } });
+    try {
+      const { held } = await holdUpload(idle.url, 'file_rows', 'idle-1', ndjsonRows(40, 1, 10));
+      const res = await held.response;
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ error: 'bad_request' });
+      expect(String(res.body.message)).toMatch(/no request body data for 400 ms/);
+      expect(await fileCounts(40, 40)).toEqual(new Map());
+
+      // Pieces arrive more often than the idle timeout but the whole upload takes several timeouts.
+      const slow = openRequest(idle.url, '/v1/tables/file_rows/uploads', {
+        token: TOKENS.writer,
+        contentType: CT.ndjson,
+      });
+      for (let i = 1; i <= 12; i++) {
+        slow.req.write(ndjsonRows(41, i, i));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      slow.req.end();
+      expect((await slow.response).status).toBe(201);
+      expect((await fileCounts(41, 41)).get(41)).toBe(12);
+    } finally {
+      await idle.close();
+    }
+  });
+});
+
+describe('failures leave nothing and a clean pool', () => {
+  it('a client that disconnects mid-upload leaves no rows, no open transaction, an idle pool', async () => {
+    // Enough rows that the COPY is running when the client goes away.
+    const { held, status } = await holdUpload(main.url, 'file_rows', 'disconnect-1', ndjsonRows(50, 1, 4000));
+    expect(status.state).toBe('receiving');
+    const copying = await eventually(async () => {
+      const s = await busyIngestSessions();
+      return s.some((x) => /^COPY/.test(x.query)) ? s : undefined;
+    });
+    expect(copying.length).toBeGreaterThan(0);
+    held.response.catch(() => undefined); // the request dies with its socket
+    held.req.destroy();
+    const failed = await eventually(async () => {
+      const res = await request(main.url, '/v1/uploads?idempotencyKey=disconnect-1', {
+        method: 'GET',
+        token: TOKENS.writer,
+      });
+      return res.body.state === 'failed' ? res.body : undefined;
+    });
+    expect(failed.error).toMatchObject({ error: 'client_aborted' });
+    await poolSettled();
+    expect(await fileCounts(50, 50)).toEqual(new Map());
+    const next = await upload(main.url, 'file_rows', 'ndjson', ndjsonRows(51, 1, 10));
+    expect(next.status).toBe(201);
+    expect((await fileCounts(51, 51)).get(51)).toBe(10);
+  });
+
+  it('PgBouncer hazard: 30 uploads failing mid-stream at once all get clean 400s; then 30 good ones land exactly', async () => {
+    const BAD_AT = 1500;
+    const bodies: { format: 'ndjson' | 'tsv'; table: string; body: string; marker: string }[] = [];
+    for (let i = 0; i < 30; i++) {
+      const kind = i % 3;
+      if (kind === 0) {
+        // Parser-detected: broken JSON at row BAD_AT.
+        const body =
+          ndjsonRows(1000 + i, 1, BAD_AT - 1) +
+          '{"file_id": \n' +
+          ndjsonRows(1000 + i, BAD_AT + 1, BAD_AT + 500);
+        bodies.push({ format: 'ndjson', table: 'file_rows', body, marker: `f${1000 + i}` });
+      } else if (kind === 1) {
+        // Server-detected mid-COPY: TSV is passed through; PostgreSQL rejects the integer at row BAD_AT.
+        const rows = Array.from({ length: BAD_AT + 500 }, (_, r) => `hz-${i}\t${r + 1 === BAD_AT ? 'x' : r}`);
+        bodies.push({
+          format: 'tsv',
+          table: 'typed_rows',
+          body: `t\tn\n${rows.join('\n')}\n`,
+          marker: `hz-${i}`,
+        });
+      } else {
+        // Server-detected constraint: CHECK (n >= 0) fails at row BAD_AT.
+        const rows = Array.from(
+          { length: BAD_AT + 500 },
+          (_, r) => JSON.stringify({ t: `hz-${i}`, n: r + 1 === BAD_AT ? -1 : r }) + '\n',
+        );
+        bodies.push({ format: 'ndjson', table: 'typed_rows', body: rows.join(''), marker: `hz-${i}` });
+      }
+    }
+    const results = await Promise.all(
+      bodies.map((b) => {
+        const mid = Math.floor(b.body.length / 2);
+        return upload(main.url, b.table, b.format, [b.body.slice(0, mid), b.body.slice(mid)]);
+      }),
+    );
+    for (const r of results) {
+      expect(r.status).toBe(400);
+      expect(r.body).toMatchObject({ error: 'bad_row', row: BAD_AT });
+    }
+    const pool = await poolSettled();
+    expect(Number(pool.sv_active)).toBe(0);
+    const [leftovers] = await stack.sql<{ files: number; typed: number }>(
+      `SELECT (SELECT count(*)::int FROM file_rows WHERE file_id BETWEEN 1000 AND 1029) AS files,
+              (SELECT count(*)::int FROM typed_rows WHERE t LIKE 'hz-%') AS typed`,
+    );
+    expect(leftovers).toEqual({ files: 0, typed: 0 });
+
+    // The same pool then serves 30 concurrent good uploads, each of a different size and format.
+    const sizes = Array.from({ length: 30 }, (_, i) => 200 + 37 * i);
+    const good = await Promise.all(
+      sizes.map((n, i) => {
+        const fileId = 2000 + i;
+        const rows = Array.from({ length: n }, (_, r) => ({ row_num: r + 1, source: `g${i}-${r + 1}` }));
+        switch (i % 4) {
+          case 0:
+            return upload(
+              main.url,
+              'file_rows',
+              'ndjson',
+              rows.map((r) => JSON.stringify({ file_id: fileId, ...r }) + '\n').join(''),
+            );
+          case 1:
+            return upload(
+              main.url,
+              'file_rows',
+              'csv',
+              'file_id,row_num,source\r\n' +
+                rows.map((r) => `${fileId},${r.row_num},${r.source}\r\n`).join(''),
+            );
+          case 2:
+            return upload(
+              main.url,
+              'file_rows',
+              'tsv',
+              'file_id\trow_num\tsource\n' +
+                rows.map((r) => `${fileId}\t${r.row_num}\t${r.source}\n`).join(''),
+            );
+          default:
+            return upload(
+              main.url,
+              'file_rows',
+              'pgcopy',
+              pgcopy(rows.map((r) => [{ int8: fileId }, { int4: r.row_num }, { text: r.source }])),
+              { columns: 'file_id,row_num,source' },
+            );
+        }
+      }),
+    );
+    good.forEach((r: HttpResult, i) => {
+      expect(r.status).toBe(201);
+      expect(r.body.rows).toBe(sizes[i]);
+    });
+    expect(await fileCounts(2000, 2029)).toEqual(new Map(sizes.map((n, i) => [2000 + i, n])));
+    // No cross-talk: every row sits under its own upload's file_id with its own text.
+    const [mixed] = await stack.sql<{ n: number }>(
+      `SELECT count(*)::int AS n FROM file_rows
+        WHERE file_id BETWEEN 2000 AND 2029 AND source <> 'g' || (file_id - 2000) || '-' || row_num`,
+    );
+    expect(mixed.n).toBe(0);
+    await poolSettled();
+  });
+});
+
+describe('database unavailable', () => {
+  it('503 + Retry-After while PgBouncer is down, /readyz says so, and the worker recovers by itself', async () => {
+    const w = await stack.startWorker({ limits: { dbPoolSize: 2 } });
+    try {
+      const ready = await request(w.url, '/readyz', { method: 'GET' });
+      expect(ready.status).toBe(200);
+      expect(ready.body.status).toBe('ready');
+      expect(typeof ready.body.latencyMs).toBe('number');
+
+      await stack.bouncer.server.kill();
+      const down = await upload(w.url, 'file_rows', 'ndjson', ndjsonRows(60, 1, 5), { key: 'down-1' });
+      expect(down.status).toBe(503);
+      expect(down.body).toMatchObject({ error: 'unavailable' });
+      expect(down.headers['retry-after']).toBe(String(stack.settings.ingest.retryAfterSeconds.value));
+      const notReady = await request(w.url, '/readyz', { method: 'GET' });
+      expect(notReady.status).toBe(503);
+      expect((await request(w.url, '/healthz', { method: 'GET' })).body).toEqual({ status: 'ok' });
+
+      await stack.bouncer.server.restart();
+      const retry = await eventually(async () => {
+        const r = await upload(w.url, 'file_rows', 'ndjson', ndjsonRows(60, 1, 5), { key: 'down-1' });
+        return r.status === 503 ? undefined : r;
+      });
+      expect(retry.status).toBe(201);
+      expect((await fileCounts(60, 60)).get(60)).toBe(5);
+    } finally {
+      await w.close();
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('stops accepting, lets a running upload finish, aborts the one that outlives the grace period', async () => {
+    const w = await stack.startWorker({ limits: { dbPoolSize: 4, shutdownGraceMs: 1500 } });
+    const finishing = await holdUpload(w.url, 'file_rows', 'shutdown-finish', ndjsonRows(70, 1, 100));
+    const stuck = await holdUpload(w.url, 'file_rows', 'shutdown-stuck', ndjsonRows(71, 1, 100));
+    const closed = w.close();
+    // New connections are refused once close() began.
+    const refused = await upload(w.url, 'file_rows', 'ndjson', ndjsonRows(72, 1, 1)).catch(
+      (err: Error) => err,
+    );
+    expect(refused).toHaveProperty('code', 'ECONNREFUSED');
+    finishing.held.req.end(ndjsonRows(70, 101, 150));
+    const ok = await finishing.held.response;
+    expect(ok.status).toBe(201);
+    const aborted = await stuck.held.response;
+    expect(aborted.status).toBe(503);
+    expect(aborted.headers['retry-after']).toBeDefined();
+    await closed;
+    expect(await fileCounts(70, 72)).toEqual(new Map([[70, 150]]));
+    await poolSettled();
+  });
+});
+
+describe('catalog', () => {
+  it('a missing allowlisted table or column is a clear startup error', async () => {
+    const w = createIngestServer(
+      stack.config({ tables: [{ table: 'tm_entries', columns: ['tm_id', 'nope'] }, { table: 'absent' }] }),
+    );
+    const err = await w.listen(0, '127.0.0.1').catch((e: Error) => e);
+    await w.close();
+    expect(err).toBeInstanceOf(CatalogError);
+    expect((err as Error).message).toMatch(/table public\.absent does not exist/);
+    expect((err as Error).message).toMatch(/column public\.tm_entries\.nope does not exist/);
+  });
+
+  it('migrations are idempotent and reload() picks up a new column', async () => {
+    const w = await stack.startWorker({ limits: { dbPoolSize: 2 } });
+    try {
+      const versions = await stack.sql<{ version: number }>(
+        'SELECT version FROM powerhouse.schema_migrations ORDER BY 1',
+      );
+      expect(versions.map((v) => v.version)).toEqual([1, 2]);
+      await stack.sql('ALTER TABLE keyed ADD COLUMN extra text');
+      const before = await upload(w.url, 'keyed', 'ndjson', '{"k":"r1","val":"v","extra":"e"}\n');
+      expect(before.status).toBe(400);
+      await w.reload();
+      const after = await upload(w.url, 'keyed', 'ndjson', '{"k":"r1","val":"v","extra":"e"}\n');
+      expect(after.status).toBe(201);
+      expect(await stack.sql('SELECT k, val, extra FROM keyed WHERE k = $1', ['r1'])).toEqual([
+        { k: 'r1', val: 'v', extra: 'e' },
+      ]);
+    } finally {
+      await w.close();
+    }
+  });
+});
+
+describe('operations', () => {
+  it('/metrics counts committed rows and bytes, errors by kind, active uploads and pool usage', async () => {
+    const body = ndjsonRows(80, 1, 7);
+    const before = await request(main.url, '/metrics', { method: 'GET' });
+    const value = (text: string, series: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+      return line ? Number(line.slice(series.length + 1)) : 0;
+    };
+    const rowsSeries = 'powerhouse_ingest_rows_total{table="file_rows"}';
+    const badRowSeries = 'powerhouse_ingest_errors_total{kind="bad_row"}';
+    expect((await upload(main.url, 'file_rows', 'ndjson', body)).status).toBe(201);
+    expect((await upload(main.url, 'file_rows', 'ndjson', '{x}\n')).status).toBe(400);
+    const after = await request(main.url, '/metrics', { method: 'GET' });
+    expect(after.headers['content-type']).toMatch(/^text\/plain/);
+    expect(value(after.text, rowsSeries) - value(before.text, rowsSeries)).toBe(7);
+    expect(value(after.text, badRowSeries) - value(before.text, badRowSeries)).toBe(1);
+    expect(after.text).toMatch(/^powerhouse_ingest_active_uploads 0$/m);
+    expect(after.text).toMatch(/^powerhouse_ingest_db_pool_connections\{state="total"\} \d+$/m);
+    expect(after.text).toMatch(
+      /^powerhouse_ingest_upload_duration_seconds_count\{table="file_rows",outcome="committed"\} \d+$/m,
+    );
+    expect(after.text).toMatch(/^powerhouse_ingest_bytes_total\{table="file_rows"\} \d+$/m);
+  });
+
+  it('/v1/admin/pgbouncer shows SHOW POOLS and SHOW STATS to the admin token only', async () => {
+    const res = await request(main.url, '/v1/admin/pgbouncer', { method: 'GET', token: TOKENS.admin });
+    expect(res.status).toBe(200);
+    const pools = res.body.pools as Record<string, unknown>[];
+    const ingest = pools.find((p) => p.database === INGEST_POOL_DB && p.user === ROLES.ingest);
+    expect(ingest).toBeDefined();
+    expect(typeof ingest!.sv_idle).toBe('number');
+    expect((res.body.stats as Record<string, unknown>[]).some((s) => s.database === INGEST_POOL_DB)).toBe(
+      true,
+    );
+    expect(
+      (await request(main.url, '/v1/admin/pgbouncer', { method: 'GET', token: TOKENS.writer })).status,
+    ).toBe(403);
+    expect((await request(main.url, '/v1/admin/pgbouncer', { method: 'GET' })).status).toBe(401);
+    expect((await request(main.url, '/v1/admin/pgbouncer', { method: 'GET', token: 'nope' })).status).toBe(
+      401,
+    );
+  });
+
+  it('logs are JSON with the upload id and never contain a token', async () => {
+    const res = await upload(main.url, 'file_rows', 'ndjson', ndjsonRows(90, 1, 2), { key: 'log-1' });
+    expect(res.status).toBe(201);
+    await upload(main.url, 'file_rows', 'ndjson', '', { token: 'wrong-' + TOKENS.writer });
+    await request(main.url, '/v1/admin/pgbouncer', { method: 'GET', token: TOKENS.admin });
+    const entries = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(entries.some((e) => e.uploadId === res.body.uploadId && e.msg === 'upload committed')).toBe(true);
+    const requestLogs = entries.filter((e) => e.msg === 'request');
+    expect(requestLogs.length).toBeGreaterThan(10);
+    const authorized = requestLogs.filter(
+      (e) => (e.req as { headers: Record<string, unknown> }).headers.authorization !== undefined,
+    );
+    expect(authorized.length).toBeGreaterThan(0);
+    for (const e of authorized)
+      expect((e.req as { headers: Record<string, unknown> }).headers.authorization).toBe('[redacted]');
+    for (const token of Object.values(TOKENS)) expect(logs.text).not.toContain(token);
+    expect(logs.text).not.toContain(new URL(stack.ingestUrl).password);
+  });
+});
