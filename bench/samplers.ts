@@ -1,0 +1,169 @@
+// What happens while a scenario runs, sampled every few hundred ms: the worker's resident memory, how many
+// PostgreSQL backends exist and what they wait on (pg_stat_activity), and how long clients queue in
+// PgBouncer (SHOW POOLS maxwait). Sampling connections are opened before the run and excluded from counts.
+import fs from 'node:fs';
+import { Client } from 'pg';
+
+export interface WaitEventShare {
+  /** `type:event`, or `CPU` for an active backend with no wait event. */
+  event: string;
+  /** Backend-samples seen in this state. */
+  samples: number;
+  share: number;
+}
+
+export interface SampleSummary {
+  samples: number;
+  /** Max of sampled VmRSS and the kernel's high-water mark (reset at start), MiB; null without a pid. */
+  workerPeakRssMiB: number | null;
+  /** Peak client backends in PostgreSQL (all databases, this sampler excluded). */
+  peakPgConnections: number;
+  /** Peak backends running COPY at once. */
+  peakCopies: number;
+  /** Max of SHOW POOLS maxwait over the ingest pool, ms; null without PgBouncer. */
+  bouncerMaxWaitMs: number | null;
+  bouncerMaxClientsWaiting: number | null;
+  /** What active client backends were doing, busiest first. */
+  waitEvents: WaitEventShare[];
+}
+
+export interface SamplerOptions {
+  superuserUrl: string;
+  /** PgBouncer admin console URL (database "pgbouncer"), e.g. the stats user's. */
+  bouncerAdminUrl?: string;
+  /** PgBouncer pool (database name) whose maxwait counts. */
+  bouncerPool?: string;
+  workerPid?: number | null;
+  intervalMs?: number;
+}
+
+const kib = (status: string, field: string): number | null => {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  return m ? Number(m[1]) : null;
+};
+
+/** VmRSS and VmHWM of a process in KiB (null when it is gone). */
+export function readRss(pid: number): { rssKiB: number; hwmKiB: number } | null {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    return { rssKiB: kib(s, 'VmRSS') ?? 0, hwmKiB: kib(s, 'VmHWM') ?? 0 };
+  } catch {
+    return null;
+  }
+}
+
+/** Resets the kernel's VmHWM to the current RSS (Linux >= 4.0; needs the right to write clear_refs). */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const ACTIVITY_SQL = `
+SELECT count(*)::int AS conns,
+       count(*) FILTER (WHERE query ILIKE 'copy %' AND state = 'active')::int AS copies,
+       coalesce(json_agg(CASE WHEN wait_event IS NULL THEN 'CPU' ELSE wait_event_type || ':' || wait_event END)
+                FILTER (WHERE state = 'active'), '[]') AS events
+  FROM pg_stat_activity
+ WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`;
+
+export class ScenarioSampler {
+  private pg?: Client;
+  private bouncer?: Client;
+  private timer?: NodeJS.Timeout;
+  private busy = false;
+  private n = 0;
+  private peakRssKiB = 0;
+  private peakConns = 0;
+  private peakCopies = 0;
+  private maxWaitUs: number | null = null;
+  private maxClWaiting: number | null = null;
+  private readonly events = new Map<string, number>();
+  private hwmReset = false;
+  private readonly errors: string[] = [];
+
+  constructor(private readonly opts: SamplerOptions) {}
+
+  async start(): Promise<void> {
+    this.pg = new Client({ connectionString: this.opts.superuserUrl, application_name: 'bench-sampler' });
+    this.pg.on('error', () => undefined);
+    await this.pg.connect();
+    if (this.opts.bouncerAdminUrl) {
+      this.bouncer = new Client({ connectionString: this.opts.bouncerAdminUrl });
+      this.bouncer.on('error', () => undefined);
+      await this.bouncer.connect();
+      this.maxWaitUs = 0;
+      this.maxClWaiting = 0;
+    }
+    const pid = this.opts.workerPid;
+    if (pid) {
+      this.hwmReset = resetPeakRss(pid);
+      this.peakRssKiB = readRss(pid)?.rssKiB ?? 0;
+    }
+    this.timer = setInterval(() => void this.sample(), this.opts.intervalMs ?? 200);
+    await this.sample();
+  }
+
+  private async sample(): Promise<void> {
+    if (this.busy) return; // a slow sample (server saturated) is skipped, not queued
+    this.busy = true;
+    try {
+      const pid = this.opts.workerPid;
+      if (pid) {
+        const r = readRss(pid);
+        if (r) this.peakRssKiB = Math.max(this.peakRssKiB, r.rssKiB);
+      }
+      const a = await this.pg!.query<{ conns: number; copies: number; events: string[] }>(ACTIVITY_SQL);
+      const row = a.rows[0];
+      this.peakConns = Math.max(this.peakConns, row.conns);
+      this.peakCopies = Math.max(this.peakCopies, row.copies);
+      for (const e of row.events) this.events.set(e, (this.events.get(e) ?? 0) + 1);
+      if (this.bouncer) {
+        const pools = await this.bouncer.query('SHOW POOLS');
+        for (const p of pools.rows as Record<string, string>[]) {
+          if (this.opts.bouncerPool && p.database !== this.opts.bouncerPool) continue;
+          const us = Number(p.maxwait) * 1e6 + Number(p.maxwait_us ?? 0);
+          this.maxWaitUs = Math.max(this.maxWaitUs ?? 0, us);
+          this.maxClWaiting = Math.max(this.maxClWaiting ?? 0, Number(p.cl_waiting));
+        }
+      }
+      this.n++;
+    } catch (err) {
+      if (this.errors.length < 5) this.errors.push((err as Error).message);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async stop(): Promise<SampleSummary> {
+    clearInterval(this.timer);
+    while (this.busy) await new Promise((r) => setTimeout(r, 10));
+    await this.sample();
+    const pid = this.opts.workerPid;
+    let peakKiB: number | null = null;
+    if (pid) {
+      const r = readRss(pid);
+      // VmHWM is the exact peak since the reset; without a reset it would include earlier scenarios.
+      peakKiB = Math.max(this.peakRssKiB, this.hwmReset && r ? r.hwmKiB : 0);
+    }
+    await this.pg?.end().catch(() => undefined);
+    await this.bouncer?.end().catch(() => undefined);
+    const total = [...this.events.values()].reduce((a, b) => a + b, 0);
+    const waitEvents = [...this.events.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([event, samples]) => ({ event, samples, share: total ? samples / total : 0 }));
+    if (this.n === 0 && this.errors.length) throw new Error(`sampling failed: ${this.errors.join('; ')}`);
+    return {
+      samples: this.n,
+      workerPeakRssMiB: peakKiB === null ? null : Math.round((peakKiB / 1024) * 10) / 10,
+      peakPgConnections: this.peakConns,
+      peakCopies: this.peakCopies,
+      bouncerMaxWaitMs: this.maxWaitUs === null ? null : Math.round(this.maxWaitUs / 100) / 10,
+      bouncerMaxClientsWaiting: this.maxClWaiting,
+      waitEvents,
+    };
+  }
+}
