@@ -1,0 +1,235 @@
+// The local Docker stack, synthesized in-process: container specs (127.0.0.1 ports, PostgreSQL unpublished,
+// health checks, restart, limits from the tier), render()'s files uploaded as rendered, secrets only by
+// reference, and the `detect` default with its environment overrides.
+import { Testing } from 'cdktf';
+import {
+  customTier,
+  DATABASE,
+  presetTier,
+  render,
+  renderedFile,
+  ROLES,
+  tune,
+  type Tier,
+} from '../../config-templates';
+import { dbSetupScript } from '../../stacks/database-setup';
+import { escapeTerraform, LocalDockerStack } from '../../stacks/local-docker-stack';
+import { LOCAL_RENDER_OPTIONS, pointPoolsAt } from '../../stacks/local-services';
+import { detectTier, localTierFromEnv } from '../../stacks/local-tier';
+import { SECRET_NAMES } from '../../stacks/secrets';
+import { allStrings, secretLikeRuns, synth, type TfJson } from './synth-helpers';
+
+const synthLocal = (tier?: Tier, ports?: { pgbouncer?: number; ingest?: number }) =>
+  synth(new LocalDockerStack(Testing.app(), 'local', { tier, ports }));
+
+/** What Terraform makes of a literal string in the JSON: `$${` and `%%{` are escapes. */
+const unescape = (s: string) => s.replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{');
+
+const minimum = tune(presetTier('minimum'));
+const json = synthLocal(presetTier('minimum'));
+const containers = json.resource.docker_container as Record<string, TfJson>;
+const upload = (c: string, file: string): string => {
+  const u = (containers[c].upload as TfJson[]).find((x) => x.file === file);
+  if (!u) throw new Error(`${c} has no upload ${file}`);
+  return unescape(u.content as string);
+};
+
+describe('local Docker stack', () => {
+  it('runs PostgreSQL, PgBouncer and the worker, each built from this repository\u2019s Dockerfile', () => {
+    expect(Object.keys(containers).sort()).toEqual(['ingest', 'pgbouncer', 'postgres']);
+    for (const [name, c] of Object.entries(containers)) {
+      expect(c.image).toBe(`\${docker_image.image_${name}.image_id}`);
+      const image = json.resource.docker_image[`image_${name}`];
+      expect(image.build).toMatchObject({
+        context: '${path.module}/../../..',
+        dockerfile: 'Dockerfile',
+        target: name,
+      });
+      expect(image.triggers.source).toMatch(/^[0-9a-f]{64}$/);
+    }
+  });
+
+  it('publishes only PgBouncer and the worker, on 127.0.0.1, and never PostgreSQL', () => {
+    expect(containers.postgres.ports).toEqual([]);
+    expect(containers.pgbouncer.ports).toEqual([
+      { internal: 6432, external: 6432, ip: '127.0.0.1', protocol: 'tcp' },
+    ]);
+    expect(containers.ingest.ports).toEqual([
+      { internal: 8080, external: 8080, ip: '127.0.0.1', protocol: 'tcp' },
+    ]);
+    const moved = synthLocal(presetTier('minimum'), { pgbouncer: 16432, ingest: 18080 }).resource
+      .docker_container;
+    expect(moved.pgbouncer.ports[0]).toMatchObject({ external: 16432, internal: 6432, ip: '127.0.0.1' });
+    expect(moved.ingest.ports[0]).toMatchObject({ external: 18080, internal: 8080, ip: '127.0.0.1' });
+    expect(() => synthLocal(undefined, { ingest: 70000 })).toThrow(
+      /port ingest must be a whole number from 1 to 65535/,
+    );
+  });
+
+  it('health-checks every container, restarts it unless stopped, and waits for health in order', () => {
+    expect(containers.postgres.healthcheck.test).toEqual([
+      'CMD-SHELL',
+      'pg_isready -q -h 127.0.0.1 -p 5432 -U postgres -d postgres',
+    ]);
+    expect(containers.pgbouncer.healthcheck.test[1]).toContain(
+      `-U ${ROLES.bouncerStats} -d pgbouncer -c 'SHOW VERSION'`,
+    );
+    expect(containers.ingest.healthcheck.test.join(' ')).toContain('http://127.0.0.1:8080/readyz');
+    for (const c of Object.values(containers)) {
+      expect(c.healthcheck).toMatchObject({ interval: '5s', timeout: '3s', retries: 12 });
+      expect(c.restart).toBe('unless-stopped');
+      expect(c.wait).toBe(true);
+    }
+    expect(containers.pgbouncer.depends_on).toEqual(['docker_container.postgres']);
+    expect(containers.ingest.depends_on).toEqual(['docker_container.pgbouncer']);
+  });
+
+  it('keeps data in a named volume and shares the userlist through another', () => {
+    expect(
+      Object.values(json.resource.docker_volume)
+        .map((v) => (v as TfJson).name)
+        .sort(),
+    ).toEqual(['powerhouse-auth', 'powerhouse-pgdata']);
+    expect(containers.postgres.volumes).toEqual([
+      { volume_name: '${docker_volume.volume_data.name}', container_path: '/var/lib/postgresql/data' },
+      { volume_name: '${docker_volume.volume_auth.name}', container_path: '/var/lib/powerhouse-auth' },
+    ]);
+    expect(containers.pgbouncer.volumes).toEqual([
+      { volume_name: '${docker_volume.volume_auth.name}', container_path: '/var/lib/powerhouse-auth' },
+    ]);
+  });
+
+  it("uploads render()'s files for the tier as rendered (PgBouncer pointed at the postgres container)", () => {
+    const files = render(minimum, LOCAL_RENDER_OPTIONS);
+    expect(upload('postgres', '/etc/powerhouse/postgresql/90-powerhouse.conf')).toBe(
+      renderedFile(files, 'postgresql/postgresql.conf').content,
+    );
+    expect(upload('postgres', '/etc/powerhouse/postgresql/pg_hba.conf')).toBe(
+      renderedFile(files, 'postgresql/pg_hba.conf').content,
+    );
+    expect(upload('postgres', '/etc/powerhouse/postgresql/postgresql.conf')).toContain(
+      "include '/etc/powerhouse/postgresql/90-powerhouse.conf'",
+    );
+    const ini = renderedFile(files, 'pgbouncer/pgbouncer.ini').content.split('\n');
+    const uploaded = upload('pgbouncer', '/etc/pgbouncer/pgbouncer.ini').split('\n');
+    const differing = ini.flatMap((line, i) => (line === uploaded[i] ? [] : [[line, uploaded[i]]]));
+    expect(uploaded).toHaveLength(ini.length);
+    expect(differing).toHaveLength(2);
+    for (const [a, b] of differing) expect(b).toBe(a.replace('host=127.0.0.1 ', 'host=postgres '));
+    // PostgreSQL admits the Docker network it is on (samenet) and loopback, with SCRAM.
+    expect(upload('postgres', '/etc/powerhouse/postgresql/pg_hba.conf')).toMatch(
+      /^host\tall\tall\tsamenet\tscram-sha-256$/m,
+    );
+  });
+
+  it('ships the shell setup escaped for Terraform, so it arrives byte-identical', () => {
+    const raw = (containers.postgres.upload as TfJson[]).find(
+      (u) => u.file === '/usr/local/bin/powerhouse-db-setup',
+    );
+    expect(raw.content).toContain('$${1:?usage');
+    expect(unescape(raw.content)).toBe(
+      dbSetupScript({
+        rolesSql: '/etc/powerhouse/sql/roles.sql',
+        userlistSql: '/etc/powerhouse/sql/userlist.sql',
+      }),
+    );
+    expect(raw.executable).toBe(true);
+    expect(escapeTerraform('a ${b} %{c} $d')).toBe('a $${b} %%{c} $d');
+  });
+
+  it('takes file-descriptor limits from the tier', () => {
+    expect(containers.postgres.ulimit).toEqual([
+      {
+        name: 'nofile',
+        soft: minimum.os.postgresLimitNofile.value,
+        hard: minimum.os.postgresLimitNofile.value,
+      },
+    ]);
+    expect(containers.pgbouncer.ulimit).toEqual([
+      {
+        name: 'nofile',
+        soft: minimum.os.pgbouncerLimitNofile.value,
+        hard: minimum.os.pgbouncerLimitNofile.value,
+      },
+    ]);
+  });
+
+  it('passes secrets only as random_password references, and outputs them as sensitive', () => {
+    expect(Object.keys(json.resource.random_password).sort()).toEqual([...SECRET_NAMES].sort());
+    const env = (c: string) =>
+      Object.fromEntries((containers[c].env as string[]).map((e) => e.split(/=(.*)/s).slice(0, 2)));
+    expect(env('postgres').POSTGRES_PASSWORD).toBe('${random_password.superuser_password.result}');
+    expect(env('ingest').POWERHOUSE_DATABASE_URL).toBe(
+      'postgresql://powerhouse_ingest:${random_password.ingest_password.result}@pgbouncer:6432/powerhouse_ingest',
+    );
+    expect(env('ingest').POWERHOUSE_MIGRATION_DATABASE_URL).toContain(`@pgbouncer:6432/${DATABASE}`);
+    expect(env('ingest').POWERHOUSE_INGEST_TOKEN).toBe('${random_password.ingest_token.result}');
+    const findings = allStrings(json).flatMap((s) => secretLikeRuns(s.value).map((r) => `${s.at}: ${r}`));
+    expect(findings).toEqual([]);
+    const config = JSON.parse(upload('ingest', '/etc/powerhouse/ingest.json'));
+    expect(config).not.toHaveProperty('databaseUrl');
+    expect(config.tokens).toEqual([]);
+    for (const [name, o] of Object.entries(json.output as Record<string, TfJson>)) {
+      if (JSON.stringify(o.value).includes('random_password'))
+        expect([name, o.sensitive]).toEqual([name, true]);
+    }
+    expect(json.output.ingest_url.value).toBe('http://127.0.0.1:8080');
+  });
+
+  it('keeps its state at an explicit relative path', () => {
+    expect(json.terraform.backend).toEqual({ local: { path: '../../../terraform.local.tfstate' } });
+  });
+
+  it('tunes for this machine by default, and for the tier it is given', () => {
+    const detected = synthLocal();
+    const maxConn = (j: TfJson) => {
+      const conf = (j.resource.docker_container.postgres.upload as TfJson[]).find((u) =>
+        (u.file as string).endsWith('90-powerhouse.conf'),
+      );
+      return /^max_connections = (\d+)/m.exec(conf.content)![1];
+    };
+    expect(maxConn(detected)).toBe(String(tune(detectTier()).postgres.max_connections.value));
+    expect(maxConn(json)).toBe(String(minimum.postgres.max_connections.value));
+    expect(detected.output.tier.value).toMatch(/^detect \(\d+ cores, \d+ MiB\)$/);
+  });
+});
+
+describe('local tier from the environment', () => {
+  it('is detect by default, a preset by name, and takes single overrides', () => {
+    expect(localTierFromEnv({})).toEqual(detectTier());
+    expect(localTierFromEnv({ POWERHOUSE_LOCAL_TIER: 'recommended' })).toEqual(presetTier('recommended'));
+    expect(localTierFromEnv({ POWERHOUSE_LOCAL_TIER: 'minimum', POWERHOUSE_LOCAL_USERS: '10' })).toEqual(
+      customTier(presetTier('minimum').hardware, 10, 'custom'),
+    );
+    expect(localTierFromEnv({ POWERHOUSE_LOCAL_RAM: '8GB' }).hardware.ramMiB).toBe(8192);
+    expect(
+      localTierFromEnv({
+        POWERHOUSE_LOCAL_TIER: 'custom',
+        POWERHOUSE_LOCAL_CORES: '2',
+        POWERHOUSE_LOCAL_RAM: '4GB',
+      }),
+    ).toEqual(customTier({ cores: 2, ramMiB: 4096, disk: 'nvme' }, 40));
+  });
+
+  it('says which variable is wrong', () => {
+    expect(() => localTierFromEnv({ POWERHOUSE_LOCAL_TIER: 'huge' })).toThrow(
+      /POWERHOUSE_LOCAL_TIER "huge" is not one of/,
+    );
+    expect(() => localTierFromEnv({ POWERHOUSE_LOCAL_CORES: 'four' })).toThrow(
+      /POWERHOUSE_LOCAL_CORES must be a whole number/,
+    );
+    expect(() => localTierFromEnv({ POWERHOUSE_LOCAL_DISK: 'floppy' })).toThrow(
+      /POWERHOUSE_LOCAL_DISK must be one of nvme/,
+    );
+    expect(() => localTierFromEnv({ POWERHOUSE_LOCAL_TIER: 'custom' })).toThrow(
+      /needs POWERHOUSE_LOCAL_CORES and POWERHOUSE_LOCAL_RAM/,
+    );
+    expect(() => localTierFromEnv({ POWERHOUSE_LOCAL_RAM: '1GB' })).toThrow(/below the 2048 MiB/);
+  });
+});
+
+it('refuses a pgbouncer.ini whose pools it cannot point at the container', () => {
+  expect(() => pointPoolsAt('[databases]\npowerhouse = host=10.0.0.1 port=5432\n', 'postgres')).toThrow(
+    /expected 2 pool entries on host=127.0.0.1, found 0/,
+  );
+});
