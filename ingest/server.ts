@@ -48,6 +48,7 @@ const HEADERS_TIMEOUT_MS = 30_000;
 const POOL_CONNECT_TIMEOUT_MS = 10_000;
 /** After aborting uploads at the end of the grace period, how long their rollbacks may take. */
 const ABORT_SETTLE_MS = 15_000;
+const READY_TIMEOUT_MS = 5_000;
 
 interface DbUploadRow {
   upload_id: string;
@@ -235,7 +236,7 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
       const describe = /^\/v1\/tables\/([^/]+)$/.exec(path);
       if (describe) return handleDescribe(req, res, describe[1]);
       const byId = /^\/v1\/uploads\/([^/]+)$/.exec(path);
-      if (byId) return await handleUploadStatus(req, res, decodeURIComponent(byId[1]));
+      if (byId) return await handleUploadStatus(req, res, byId[1]);
       if (path === '/v1/uploads') return await handleUploadByKey(req, res, url);
       if (path === '/v1/admin/pgbouncer') return await handleAdminPgBouncer(req, res);
       throw httpErrors.notFound();
@@ -296,7 +297,11 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
     if (closing) return sendJson(res, 503, { status: 'unavailable', message: 'shutting down' });
     const t0 = performance.now();
     try {
-      await opsPool.query('SELECT 1');
+      const answered = opsPool.query('SELECT 1').then(() => true);
+      answered.catch(() => undefined);
+      // Saturated by uploads, PgBouncer queues the probe for up to query_wait_timeout: do not wait that long.
+      if ((await Promise.race([answered, delay(READY_TIMEOUT_MS)])) === 'timeout')
+        throw new Error(`no answer within ${READY_TIMEOUT_MS} ms`);
       sendJson(res, 200, { status: 'ready', latencyMs: +(performance.now() - t0).toFixed(2) });
     } catch (err) {
       sendJson(

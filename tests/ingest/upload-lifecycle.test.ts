@@ -1,6 +1,10 @@
 // Idempotency (201 / 200 replay / 409 / 422), progress, concurrency limits (503), client disconnects,
 // the PgBouncer hazard (30 uploads failing mid-stream at once), shutdown, readiness, metrics, admin route and
 // logs: one real PostgreSQL 16 + PgBouncer, several workers in-process.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { INGEST_POOL_DB, ROLES } from '../../config-templates/names';
 import { CatalogError } from '../../ingest/catalog';
 import { createIngestServer, type IngestServer } from '../../ingest/server';
@@ -487,6 +491,71 @@ describe('graceful shutdown', () => {
     await closed;
     expect(await fileCounts(70, 72)).toEqual(new Map([[70, 150]]));
     await poolSettled();
+  });
+});
+
+describe('the worker process (ingest/main.ts)', () => {
+  it('logs JSON to stdout, re-reads the catalog on SIGHUP, and on SIGTERM aborts what outlives the grace period, then exits 0', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-main-'));
+    try {
+      const config = stack.config({
+        migrate: false,
+        logLevel: 'info',
+        listen: { host: '127.0.0.1', port: 0 },
+        limits: { dbPoolSize: 2, shutdownGraceMs: 300 },
+      });
+      const file = path.join(dir, 'ingest.json');
+      fs.writeFileSync(file, JSON.stringify(config), { mode: 0o600 });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', path.join(__dirname, '../../ingest/main.ts'), file],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, POWERHOUSE_INGEST_TOKEN: '', POWERHOUSE_ADMIN_TOKEN: '' },
+        },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const lines = () =>
+        stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const listening = await eventually(
+        () => lines().find((l) => l.msg === 'ingest worker listening'),
+        3000,
+      );
+      const base = listening.url as string;
+
+      await stack.sql('ALTER TABLE keyed ADD COLUMN from_sighup text');
+      expect((await upload(base, 'keyed', 'ndjson', '{"k":"h1","val":"v","from_sighup":"x"}\n')).status).toBe(
+        400,
+      );
+      child.kill('SIGHUP');
+      await eventually(() => lines().find((l) => l.msg === 'catalog reloaded'));
+      expect((await upload(base, 'keyed', 'ndjson', '{"k":"h1","val":"v","from_sighup":"x"}\n')).status).toBe(
+        201,
+      );
+
+      const stuck = await holdUpload(base, 'file_rows', 'main-stuck', ndjsonRows(95, 1, 50));
+      child.kill('SIGTERM');
+      const aborted = await stuck.held.response;
+      expect(aborted.status).toBe(503);
+      expect(await exited).toBe(0);
+      expect(stderr).toBe('');
+      expect(await fileCounts(95, 95)).toEqual(new Map());
+      const msgs = lines().map((l) => l.msg);
+      expect(msgs).toEqual(
+        expect.arrayContaining(['stopping', 'grace period over: aborting uploads', 'ingest worker stopped']),
+      );
+      for (const token of Object.values(TOKENS)) expect(stdout).not.toContain(token);
+      await poolSettled();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
