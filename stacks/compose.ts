@@ -44,7 +44,7 @@ const composeEscape = (s: string) => s.replace(/\$/g, '$$$$');
 const composeRef = (n: SecretName) => `\${${COMPOSE_SECRET_ENV[n]}:?missing in .env}`;
 const fill = (s: string) => fillSecrets(s, composeEscape, composeRef);
 
-type Yaml = string | number | boolean | Yaml[] | { [k: string]: Yaml };
+export type Yaml = string | number | boolean | Yaml[] | { [k: string]: Yaml };
 
 /** Block-style YAML: strings double-quoted (JSON escapes are YAML escapes), keys bare when safe. */
 export function toYaml(value: Yaml, indent = ''): string {

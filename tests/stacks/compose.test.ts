@@ -125,7 +125,7 @@ describe('docker-compose.yml', () => {
 
 describe('toYaml', () => {
   withYaml('round-trips quoting-hostile strings through a YAML parser', () => {
-    const value = {
+    const value: Yaml = {
       'key with space': 'a: b # not a comment',
       list: ['- dash', "it's", '"quoted"', 'back\\slash', 'new\nline', 'yes', '0755', ''],
       nested: { empty: {}, none: [], n: 3, t: true },

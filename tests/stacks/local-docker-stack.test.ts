@@ -185,7 +185,7 @@ describe('local Docker stack', () => {
     const maxConn = (j: TfJson) => {
       const conf = (j.resource.docker_container.postgres.upload as TfJson[]).find((u) =>
         (u.file as string).endsWith('90-powerhouse.conf'),
-      );
+      )!;
       return /^max_connections = (\d+)/m.exec(conf.content)![1];
     };
     expect(maxConn(detected)).toBe(String(tune(detectTier()).postgres.max_connections.value));
