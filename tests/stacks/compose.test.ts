@@ -10,6 +10,7 @@ import {
   composeFilePath,
   composeFiles,
   toYaml,
+  type Yaml,
 } from '../../stacks/compose';
 import { LocalDockerStack } from '../../stacks/local-docker-stack';
 import { SECRET_NAMES, type SecretName } from '../../stacks/secrets';

@@ -125,7 +125,7 @@ describe('local Docker stack', () => {
   it('ships the shell setup escaped for Terraform, so it arrives byte-identical', () => {
     const raw = (containers.postgres.upload as TfJson[]).find(
       (u) => u.file === '/usr/local/bin/powerhouse-db-setup',
-    );
+    )!;
     expect(raw.content).toContain('$${1:?usage');
     expect(unescape(raw.content)).toBe(
       dbSetupScript({
