@@ -230,3 +230,39 @@ export async function uploadUntilAnswered(
     `no answer but 503/drop after ${attempts} attempts; last: ${JSON.stringify(transient.at(-1))}`,
   );
 }
+
+/**
+ * A TCP proxy in front of the worker that forwards every request whole but loses every response: when the
+ * worker starts answering, the client's connection is cut. The worker sees a normal exchange; the client
+ * sees a dropped connection (a response lost on the way back).
+ */
+export async function startResponseLosingProxy(
+  targetUrl: string,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const target = new URL(targetUrl);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    client.pipe(upstream);
+    upstream.once('data', () => {
+      client.destroy();
+      upstream.resume(); // read and discard the rest of the response so the worker finishes writing it
+    });
+    client.on('close', () => upstream.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
+import { Pool } from 'pg';
 import { startLocalStack, type LocalStack } from '../../cli/local/stack';
 import { customTier, INGEST_POOL_DB, ROLES } from '../../config-templates';
 import type { IngestConfig } from '../../ingest/config';
@@ -70,22 +70,30 @@ export async function startLiveStack(opts: LiveStackOptions): Promise<LiveStack>
   const consoleUrl = stack.config.pgbouncerAdminUrl;
   if (!consoleUrl) throw new Error('the local stack runs without PgBouncer: apt-get install -y pgbouncer');
 
-  const withClient = async <T>(connectionString: string, fn: (c: Client) => Promise<T>): Promise<T> => {
-    const c = new Client({ connectionString, connectionTimeoutMillis: 10_000 });
-    c.on('error', () => undefined); // a server going away mid-test surfaces through the awaited query
-    await c.connect();
+  // Small pools, so polling does not pay a SCRAM handshake per query; a connection broken by a server restart
+  // fails its query once and is discarded.
+  const superPool = new Pool({
+    connectionString: stack.superuserUrl,
+    max: 2,
+    connectionTimeoutMillis: 10_000,
+  });
+  const consolePool = new Pool({ connectionString: consoleUrl, max: 1, connectionTimeoutMillis: 10_000 });
+  for (const p of [superPool, consolePool]) p.on('error', () => undefined);
+
+  /** One retry on a fresh connection when the pooled one died with a server restart. */
+  const query = async <T>(pool: Pool, text: string, params: unknown[] = []): Promise<T[]> => {
     try {
-      return await fn(c);
-    } finally {
-      await c.end().catch(() => undefined);
+      return (await pool.query(text, params)).rows as T[];
+    } catch (err) {
+      if (!/terminat|ECONNRESET|EPIPE|Connection|closed|shutting down/i.test((err as Error).message))
+        throw err;
+      return (await pool.query(text, params)).rows as T[];
     }
   };
 
-  const sql: LiveStack['sql'] = (text, params = []) =>
-    withClient(stack.superuserUrl, async (c) => (await c.query(text, params)).rows);
+  const sql: LiveStack['sql'] = (text, params = []) => query(superPool, text, params);
 
-  const consoleQuery: LiveStack['console'] = (command) =>
-    withClient(consoleUrl, async (c) => (await c.query(command)).rows as Record<string, string>[]);
+  const consoleQuery: LiveStack['console'] = (command) => query<Record<string, string>>(consolePool, command);
 
   const ingestPool: LiveStack['ingestPool'] = async () => {
     const row = (await consoleQuery('SHOW POOLS')).find((r) => r.database === INGEST_POOL_DB);
@@ -151,6 +159,7 @@ export async function startLiveStack(opts: LiveStackOptions): Promise<LiveStack>
     reconfigureWorker,
     async stop() {
       try {
+        await Promise.all([superPool.end(), consolePool.end()]).catch(() => undefined);
         await stack.stop();
       } finally {
         fs.rmSync(dataDir, { recursive: true, force: true });
