@@ -307,6 +307,7 @@ class UploadRun {
   private async openCopy(): Promise<CopyStream> {
     const encoder = this.encoder!;
     const columns = await encoder.columns;
+    if (this.firstError !== undefined) throw this.firstError; // do not start a COPY only to cancel it
     this.copyColumns = columns;
     const sql = copyStatement(
       { schema: this.u.table.schema, name: this.u.table.table },

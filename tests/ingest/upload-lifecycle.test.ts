@@ -282,13 +282,13 @@ describe('limits', () => {
   });
 
   it('an upload whose body stops flowing is aborted after the idle timeout; a slow but flowing one is not', async () => {
-    const idle = await stack.startWorker({ limits: { dbPoolSize: 2, idleTimeoutMs: 400 } });
+    const idle = await stack.startWorker({ limits: { dbPoolSize: 2, idleTimeoutMs: 1000 } });
     try {
       const { held } = await holdUpload(idle.url, 'file_rows', 'idle-1', ndjsonRows(40, 1, 10));
       const res = await held.response;
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject({ error: 'bad_request' });
-      expect(String(res.body.message)).toMatch(/no request body data for 400 ms/);
+      expect(String(res.body.message)).toMatch(/no request body data for 1000 ms/);
       expect(await fileCounts(40, 40)).toEqual(new Map());
 
       // Pieces arrive more often than the idle timeout but the whole upload takes several timeouts.
@@ -296,13 +296,13 @@ describe('limits', () => {
         token: TOKENS.writer,
         contentType: CT.ndjson,
       });
-      for (let i = 1; i <= 12; i++) {
+      for (let i = 1; i <= 25; i++) {
         slow.req.write(ndjsonRows(41, i, i));
         await new Promise((r) => setTimeout(r, 100));
       }
       slow.req.end();
       expect((await slow.response).status).toBe(201);
-      expect((await fileCounts(41, 41)).get(41)).toBe(12);
+      expect((await fileCounts(41, 41)).get(41)).toBe(25);
     } finally {
       await idle.close();
     }
@@ -473,7 +473,7 @@ describe('database unavailable', () => {
 
 describe('graceful shutdown', () => {
   it('stops accepting, lets a running upload finish, aborts the one that outlives the grace period', async () => {
-    const w = await stack.startWorker({ limits: { dbPoolSize: 4, shutdownGraceMs: 1500 } });
+    const w = await stack.startWorker({ limits: { dbPoolSize: 4, shutdownGraceMs: 2500 } });
     const finishing = await holdUpload(w.url, 'file_rows', 'shutdown-finish', ndjsonRows(70, 1, 100));
     const stuck = await holdUpload(w.url, 'file_rows', 'shutdown-stuck', ndjsonRows(71, 1, 100));
     const closed = w.close();
