@@ -20,6 +20,7 @@ export function synth(stack: TerraformStack): TfJson {
 /** A small stand-in file for stacks that need a worker bundle (the real bundle has its own test). */
 export function testBundle(): WorkerBundle {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'powerhouse-bundle-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'ingest-worker.js');
   fs.writeFileSync(file, '// test bundle\n');
   return describeBundle(file);

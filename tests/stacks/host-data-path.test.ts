@@ -1,0 +1,299 @@
+// What a Hetzner host runs, minus the machine: the files inside the synthesized user-data (db setup script and
+// SQL, PgBouncer ini, the worker's config with token hashes, the TLS script, the Caddyfile) and the real worker
+// bundle, started against a real PostgreSQL 16, PgBouncer and Caddy on loopback. Only host paths and ports are
+// changed (a test cannot bind 443 or write /etc). A client then uploads over HTTPS with the token Terraform
+// would output, and the rows land in PostgreSQL.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { Testing } from 'cdktf';
+import { freePort } from '../../cli/local/free-port';
+import { DATABASE, ROLES } from '../../config-templates';
+import { HetznerStack } from '../../stacks/hetzner-stack';
+import { HOST, INGEST_HTTPS_PORT, WORKER_LISTEN } from '../../stacks/host-files';
+import { buildWorkerBundle, type WorkerBundle } from '../../stacks/worker-bundle';
+import {
+  startTestPgBouncer,
+  startTestPostgres,
+  stopAllTestServers,
+  type TestPgBouncer,
+  type TestPostgres,
+} from '../harness';
+import { parseUserData, resolveReferences, synth, testSecrets, type WrittenFile } from './synth-helpers';
+
+const CADDY = ['/usr/bin/caddy', '/usr/local/bin/caddy'].find((p) => fs.existsSync(p));
+if (!CADDY)
+  console.warn(
+    'caddy is absent: the HTTPS part of the host data-path test is SKIPPED (apt-get install caddy)',
+  );
+
+const secrets = testSecrets();
+let dir: string;
+let bundle: WorkerBundle;
+let files: Map<string, WrittenFile>;
+let pg: TestPostgres;
+let bouncer: TestPgBouncer;
+let workerPort: number;
+let httpsPort: number;
+const children: ChildProcess[] = [];
+
+const text = (p: string) => {
+  const f = files.get(p);
+  if (!f) throw new Error(`user-data has no ${p}`);
+  return f.content.toString('utf8');
+};
+/** Replaces `from` by `to`, `count` times exactly: a host path or port the test has to move. */
+function moved(s: string, from: string | RegExp, to: string, count: number): string {
+  const re = typeof from === 'string' ? new RegExp(from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g') : from;
+  const n = (s.match(re) ?? []).length;
+  if (n !== count) throw new Error(`expected ${count} of ${from}, found ${n}`);
+  return s.replace(re, to);
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, child?: ChildProcess, ms = 30_000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (child && child.exitCode !== null) throw new Error(`${what}: process exited with ${child.exitCode}`);
+    if (await check().catch(() => false)) return;
+    if (Date.now() > until) throw new Error(`${what}: not ready after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function start(cmd: string, args: string[], env: NodeJS.ProcessEnv, log: string): ChildProcess {
+  const out = fs.openSync(path.join(dir, log), 'a');
+  const child = spawn(cmd, args, { env, stdio: ['ignore', out, out] });
+  children.push(child);
+  return child;
+}
+
+async function stopChildren() {
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          c.once('exit', () => resolve());
+          c.kill('SIGTERM');
+          setTimeout(() => c.kill('SIGKILL'), 10_000).unref();
+        }),
+    ),
+  );
+}
+
+function request(
+  port: number,
+  method: string,
+  urlPath: string,
+  opts: { ca?: Buffer; token?: string; body?: string; type?: string } = {},
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path: urlPath,
+        ca: opts.ca,
+        headers: {
+          ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+          ...(opts.type ? { 'content-type': opts.type } : {}),
+        },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'powerhouse-host-'));
+  bundle = buildWorkerBundle(dir);
+  const stack = new HetznerStack(Testing.app(), 'minimum', { tier: 'minimum', workerBundle: bundle });
+  const userData = synth(stack).resource.hcloud_server.server.user_data as string;
+  files = parseUserData(resolveReferences(userData, secrets, { data_volume_gb: '0' })).files;
+
+  // PostgreSQL 16, then the host's roles/database/userlist setup with the host's passwords file.
+  pg = await startTestPostgres();
+  fs.writeFileSync(path.join(dir, 'roles.sql'), text(HOST.rolesSql));
+  fs.writeFileSync(path.join(dir, 'userlist.sql'), text(HOST.userlistSql));
+  let setup = moved(text(HOST.dbSetup), HOST.rolesSql, path.join(dir, 'roles.sql'), 1);
+  setup = moved(setup, HOST.userlistSql, path.join(dir, 'userlist.sql'), 1);
+  fs.writeFileSync(path.join(dir, 'db-setup'), setup, { mode: 0o755 });
+  const passwordsEnv = Object.fromEntries(
+    text(HOST.secretsEnv)
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+  );
+  const r = spawnSync('bash', [path.join(dir, 'db-setup'), path.join(dir, 'userlist.txt')], {
+    encoding: 'utf8',
+    env: {
+      PATH: process.env.PATH,
+      ...passwordsEnv,
+      PGHOST: '127.0.0.1',
+      PGPORT: String(pg.port),
+      PGUSER: ROLES.superuser,
+      PGPASSWORD: pg.superuserPassword,
+    },
+  });
+  if (r.status !== 0) throw new Error(`db setup failed: ${r.stderr}`);
+
+  // PgBouncer with the ini the host installs, moved to test ports and paths.
+  const ini = text(`${HOST.staged}/pgbouncer/pgbouncer.ini`);
+  bouncer = await startTestPgBouncer({
+    userlist: fs.readFileSync(path.join(dir, 'userlist.txt'), 'utf8'),
+    ini: ({ port, paths }) => {
+      let s = moved(ini, / port=5432 /g, ` port=${pg.port} `, 2);
+      s = moved(s, /^listen_addr = \*$/m, 'listen_addr = 127.0.0.1', 1);
+      s = moved(s, /^listen_port = 6432$/m, `listen_port = ${port}`, 1);
+      s = moved(s, /^auth_file = .*$/m, `auth_file = ${paths.userlistFile}`, 1);
+      s = moved(s, /^unix_socket_dir = .*$/m, `unix_socket_dir = ${paths.socketDir}`, 1);
+      s = moved(s, /^logfile = .*\n/m, '', 1);
+      return moved(s, /^pidfile = .*$/m, `pidfile = ${paths.pidFile}`, 1);
+    },
+  });
+
+  // The worker bundle with the host's config, moved to test ports.
+  workerPort = await freePort();
+  let config = moved(text(HOST.ingestConfig), /@127\.0\.0\.1:6432\//g, `@127.0.0.1:${bouncer.port}/`, 3);
+  config = moved(config, `"port": ${WORKER_LISTEN.port}`, `"port": ${workerPort}`, 1);
+  fs.writeFileSync(path.join(dir, 'ingest.json'), config);
+  const worker = start(
+    'node',
+    [bundle.file, path.join(dir, 'ingest.json')],
+    { PATH: process.env.PATH },
+    'worker.log',
+  );
+  await waitFor(
+    'worker /readyz',
+    async () => (await fetch(`http://127.0.0.1:${workerPort}/readyz`)).ok,
+    worker,
+  );
+
+  if (CADDY) {
+    httpsPort = await freePort();
+    const tls = path.join(dir, 'tls-cert');
+    fs.writeFileSync(tls, text(HOST.tlsScript), { mode: 0o755 });
+    const t = spawnSync('bash', [tls, path.join(dir, 'tls'), 'root', '127.0.0.1', '10.42.1.10'], {
+      encoding: 'utf8',
+    });
+    if (t.status !== 0) throw new Error(`TLS script failed: ${t.stderr}`);
+    let caddyfile = moved(text(HOST.caddyfileStaged), `:${INGEST_HTTPS_PORT} {`, `:${httpsPort} {`, 1);
+    caddyfile = moved(caddyfile, HOST.tlsDir, path.join(dir, 'tls'), 2);
+    caddyfile = moved(caddyfile, `${WORKER_LISTEN.host}:${WORKER_LISTEN.port}`, `127.0.0.1:${workerPort}`, 1);
+    // Caddy's admin endpoint defaults to :2019; a test must not collide with anything there.
+    caddyfile = moved(caddyfile, /^\{$/m, `{\n\tadmin 127.0.0.1:${await freePort()}`, 1);
+    fs.writeFileSync(path.join(dir, 'Caddyfile'), caddyfile);
+    const caddy = start(
+      CADDY,
+      ['run', '--config', path.join(dir, 'Caddyfile'), '--adapter', 'caddyfile'],
+      {
+        PATH: process.env.PATH,
+        HOME: dir,
+        XDG_DATA_HOME: path.join(dir, 'data'),
+        XDG_CONFIG_HOME: path.join(dir, 'cfg'),
+      },
+      'caddy.log',
+    );
+    const ca = fs.readFileSync(path.join(dir, 'tls', 'ingest.crt'));
+    await waitFor(
+      'caddy',
+      async () => (await request(httpsPort, 'GET', '/healthz', { ca })).status === 200,
+      caddy,
+    );
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await stopChildren();
+  await stopAllTestServers();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a Hetzner host, as user-data sets it up', () => {
+  it('migrates the default schema through PgBouncer as the app role, and the ingest role may only insert', async () => {
+    const c = new Client({
+      connectionString: pg.server
+        .superuserUrl(DATABASE)
+        .replace(pg.superuserPassword, secrets.superuser_password),
+    });
+    await c.connect();
+    try {
+      const { rows } = await c.query(
+        `select c.relname, pg_get_userbyid(c.relowner) as owner,
+                has_table_privilege($1, c.oid, 'INSERT') as ins, has_table_privilege($1, c.oid, 'DELETE') as del
+           from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = 'public' and c.relkind = 'r' order by 1`,
+        [ROLES.ingest],
+      );
+      expect(rows).toEqual([
+        { relname: 'file_rows', owner: ROLES.app, ins: true, del: false },
+        { relname: 'tm_entries', owner: ROLES.app, ins: true, del: false },
+      ]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  (CADDY ? it : it.skip)(
+    'takes an upload over HTTPS with the pinned self-signed certificate and the token Terraform outputs',
+    async () => {
+      const ca = fs.readFileSync(path.join(dir, 'tls', 'ingest.crt'));
+      const rows = Array.from({ length: 500 }, (_, i) =>
+        JSON.stringify({ tm_id: 7, source: `s${i}`, target: `t${i}` }),
+      );
+      const up = await request(httpsPort, 'POST', '/v1/tables/tm_entries/uploads', {
+        ca,
+        token: secrets.ingest_token,
+        type: 'application/x-ndjson',
+        body: rows.join('\n') + '\n',
+      });
+      expect([up.status, JSON.parse(up.body).rows]).toEqual([201, 500]);
+      const ready = await request(httpsPort, 'GET', '/readyz', { ca });
+      expect(ready.status).toBe(200);
+      const denied = await request(httpsPort, 'POST', '/v1/tables/tm_entries/uploads', {
+        ca,
+        token: secrets.admin_token,
+        type: 'application/x-ndjson',
+        body: '{}\n',
+      });
+      expect(denied.status).toBe(401);
+      const admin = await request(httpsPort, 'GET', '/v1/admin/pgbouncer', {
+        ca,
+        token: secrets.admin_token,
+      });
+      expect(admin.status).toBe(200);
+      // A client that does not pin the certificate is refused by TLS itself.
+      await expect(request(httpsPort, 'GET', '/healthz')).rejects.toThrow(/self[- ]signed/);
+      const c = new Client({
+        host: '127.0.0.1',
+        port: bouncer.port,
+        user: ROLES.app,
+        password: secrets.app_password,
+        database: DATABASE,
+      });
+      await c.connect();
+      try {
+        const { rows: n } = await c.query('select count(*)::int as n from tm_entries where tm_id = 7');
+        expect(n).toEqual([{ n: 500 }]);
+      } finally {
+        await c.end();
+      }
+    },
+  );
+
+  it('answers the worker directly on loopback, where Caddy forwards to', async () => {
+    const r = await fetch(`http://127.0.0.1:${workerPort}/healthz`);
+    expect([r.status, await r.json()]).toEqual([200, { status: 'ok' }]);
+  });
+});
