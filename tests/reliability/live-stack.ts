@@ -46,6 +46,8 @@ export interface LiveStack {
   workerLog(): string;
   /** Rewrites the worker's config file and restarts it gracefully (SIGTERM, then start on the same port). */
   reconfigureWorker(change: (config: IngestConfig) => IngestConfig): Promise<void>;
+  /** Runs `ddl` as the superuser, then adds the tables to the worker's allowlist (one restart). */
+  addTables(ddl: string, tables: IngestConfig['tables']): Promise<void>;
   /** Stops everything and removes the data dir. */
   stop(): Promise<void>;
 }
@@ -144,6 +146,11 @@ export async function startLiveStack(opts: LiveStackOptions): Promise<LiveStack>
     await stack.restartWorker('graceful');
   };
 
+  const addTables: LiveStack['addTables'] = async (ddl, tables) => {
+    await sql(ddl);
+    await reconfigureWorker((c) => ({ ...c, tables: [...c.tables, ...tables] }));
+  };
+
   return {
     stack,
     get url() {
@@ -157,6 +164,7 @@ export async function startLiveStack(opts: LiveStackOptions): Promise<LiveStack>
     waitQuiet,
     workerLog: () => fs.readFileSync(path.join(stack.dataDir, 'ingest.log'), 'utf8'),
     reconfigureWorker,
+    addTables,
     async stop() {
       try {
         await Promise.all([superPool.end(), consolePool.end()]).catch(() => undefined);

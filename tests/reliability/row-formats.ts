@@ -52,13 +52,18 @@ function ndjsonLine(r: RtRow, eol: string): string {
   return `{${parts.join(',')}}${eol}`;
 }
 
+/** The jsonb column travels as JSON text in CSV and TSV (a JSON string value "" is the text `""`). */
+function textual(r: RtRow, c: (typeof RT_COLUMNS)[number]): RtRow[keyof RtRow] {
+  return c === 'j' && r.j !== null ? JSON.stringify(r.j) : r[c];
+}
+
 // --- CSV (RFC 4180): strings always quoted (so "" is an empty string), empty unquoted field = NULL.
 function csvField(v: RtRow[keyof RtRow]): string {
   if (v === null) return '';
   if (typeof v === 'string') return `"${v.replace(/"/g, '""')}"`;
   if (typeof v === 'number') return floatText(v);
   if (typeof v === 'bigint' || typeof v === 'boolean') return String(v);
-  return `"${JSON.stringify(v).replace(/"/g, '""')}"`;
+  throw new Error('csvField: objects travel as JSON text (see textual)');
 }
 
 // --- TSV = PostgreSQL COPY text: \N = NULL, backslash escapes for \ tab LF CR.
@@ -70,7 +75,7 @@ function tsvField(v: RtRow[keyof RtRow]): string {
   if (typeof v === 'string') return tsvText(v);
   if (typeof v === 'number') return floatText(v);
   if (typeof v === 'bigint' || typeof v === 'boolean') return String(v);
-  return tsvText(JSON.stringify(v));
+  throw new Error('tsvField: objects travel as JSON text (see textual)');
 }
 
 // --- pgcopy: PostgreSQL binary COPY (big-endian, -1 length = NULL).
@@ -132,13 +137,13 @@ export function encodeRows(
     case 'ndjson':
       return { body: Buffer.from(rows.map((r) => ndjsonLine(r, eol)).join(''), 'utf8') };
     case 'csv': {
-      const lines = rows.map((r) => RT_COLUMNS.map((c) => csvField(r[c])).join(',') + eol);
+      const lines = rows.map((r) => RT_COLUMNS.map((c) => csvField(textual(r, c))).join(',') + eol);
       if (opts.header) lines.unshift(cols + eol);
       return { body: Buffer.from(lines.join(''), 'utf8'), columns: opts.header ? undefined : cols };
     }
     case 'tsv': {
       // COPY text has no CRLF variant for data (a CR in a value is escaped); the line end is LF.
-      const lines = rows.map((r) => RT_COLUMNS.map((c) => tsvField(r[c])).join('\t') + '\n');
+      const lines = rows.map((r) => RT_COLUMNS.map((c) => tsvField(textual(r, c))).join('\t') + '\n');
       if (opts.header) lines.unshift(RT_COLUMNS.join('\t') + '\n');
       return { body: Buffer.from(lines.join(''), 'utf8'), columns: opts.header ? undefined : cols };
     }
