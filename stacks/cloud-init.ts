@@ -136,6 +136,8 @@ export function userData(o: UserDataOptions): string {
   ];
   const config = {
     apt: {
+      // Add one source; leave the image's own mirrors as they are.
+      preserve_sources_list: true,
       sources: { pgdg: { source: PGDG_SOURCE, key: o.pgdgKey ?? fs.readFileSync(PGDG_KEY_FILE, 'utf8') } },
     },
     // Security updates before anything listens.

@@ -1,6 +1,7 @@
 // Files of a db-powerhouse Hetzner host besides render()'s: the first-boot script, the worker installer that
 // Terraform runs over SSH, the worker's systemd unit, the TLS proxy (Caddy) config and the TLS certificate
 // script. Pure functions of the tier's Settings and rendered files; cloud-init.ts packs them into user-data.
+import path from 'node:path';
 import type { RenderedFile, Settings } from '../config-templates';
 import { DEFAULT_PORTS, ROLES } from '../config-templates';
 import { DB_PASSWORD_ENV } from './database-setup';
@@ -51,7 +52,6 @@ export const HOST_PACKAGES = [
   'curl',
   'openssl',
   'ca-certificates',
-  'xfsprogs',
 ] as const;
 export const MIN_NODE_MAJOR = 20;
 
@@ -192,8 +192,11 @@ rm -f ${HOST.bootstrapFailed}
 set -a; . ${HOST.hostEnv}; set +a
 export DEBIAN_FRONTEND=noninteractive
 
+apt-get update -q
+
 step "data volume"
 if [ "\${DATA_VOLUME_GB:-0}" -gt 0 ] && ! mountpoint -q /var/lib/postgresql; then
+  command -v mkfs.xfs >/dev/null || apt-get install -y -q --no-install-recommends xfsprogs
   dev=""
   for _ in $(seq 1 60); do
     dev=$(ls /dev/disk/by-id/scsi-0HC_Volume_* 2>/dev/null | head -n 1 || true)
@@ -216,7 +219,6 @@ have=$(awk '/^HugePages_Total/ {print $2}' /proc/meminfo)
 [ "\${have:-0}" -ge "\${want:-0}" ] || echo "powerhouse-bootstrap: warning: $have of $want huge pages reserved; PostgreSQL falls back to normal pages"
 
 step "packages"
-apt-get update -q
 apt-get install -y -q --no-install-recommends ${HOST_PACKAGES.join(' ')}
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= ${MIN_NODE_MAJOR} ? 0 : 1)' || {
   echo "powerhouse-bootstrap: Node.js $(node --version) is older than ${MIN_NODE_MAJOR}: use an image whose nodejs package is ${MIN_NODE_MAJOR}+ (debian-13)"; exit 1; }
@@ -262,7 +264,7 @@ systemctl restart caddy
 
 step "ingest worker service"
 id -u ${WORKER_USER} >/dev/null 2>&1 || useradd --system --home-dir ${HOST.state} --shell /usr/sbin/nologin ${WORKER_USER}
-install -d -m 0755 $(dirname ${HOST.workerJs})
+install -d -m 0755 ${path.posix.dirname(HOST.workerJs)}
 chgrp ${WORKER_USER} ${HOST.ingestConfig}; chmod 0640 ${HOST.ingestConfig}
 systemctl daemon-reload
 systemctl enable ${WORKER_SERVICE}

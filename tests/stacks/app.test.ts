@@ -10,6 +10,7 @@ import { REPO_ROOT } from '../../stacks/worker-bundle';
 import { testBundle, type TfJson } from './synth-helpers';
 
 const ALL = [...HETZNER_STACKS, LOCAL_STACK].sort();
+const bundle = testBundle();
 const dirs: string[] = [];
 const tmp = (prefix: string) => {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -23,7 +24,6 @@ const stackJson = (out: string, name: string) =>
 
 it('synthesizes minimum, recommended, powerhouse and local, with the worker bundle in each Hetzner stack', () => {
   const out = tmp('powerhouse-synth-');
-  const bundle = testBundle();
   buildApp({ outdir: out, workerBundle: bundle, localTier: presetTier('minimum') }).synth();
   const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
   expect(Object.keys(manifest.stacks).sort()).toEqual(ALL);

@@ -44,6 +44,10 @@ if (!hasCloudInit) {
   );
 }
 
+const SHELLCHECK = ['/usr/bin/shellcheck', '/usr/local/bin/shellcheck'].find((p) => fs.existsSync(p));
+if (!SHELLCHECK)
+  console.warn('shellcheck is absent: the user-data scripts get `bash -n` only (apt-get install shellcheck)');
+
 function userDataOf(json: TfJson): string {
   return json.resource.hcloud_server.server.user_data as string;
 }
@@ -234,7 +238,7 @@ describe.each(TIERS)('Hetzner stack %s', (tier) => {
     );
   });
 
-  it('ships shell scripts that bash parses', () => {
+  it('ships shell scripts that bash parses and shellcheck passes (when installed)', () => {
     const scripts = [...files].filter(([, f]) => f.content.toString().startsWith('#!/bin/bash'));
     expect(scripts.map(([p]) => p).sort()).toEqual(
       [HOST.bootstrap, HOST.dbSetup, HOST.tlsScript, HOST.installWorker].sort(),
@@ -243,6 +247,10 @@ describe.each(TIERS)('Hetzner stack %s', (tier) => {
       expect(f.permissions).toBe('0755');
       const r = spawnSync('bash', ['-n'], { input: f.content });
       expect([p, r.status, r.stderr.toString()]).toEqual([p, 0, '']);
+      if (SHELLCHECK) {
+        const sc = spawnSync(SHELLCHECK, ['-s', 'bash', '-S', 'warning', '-'], { input: f.content });
+        expect([p, sc.status, sc.stdout.toString()]).toEqual([p, 0, '']);
+      }
     }
   });
 
