@@ -5,6 +5,7 @@ import { planCommand } from './commands/plan';
 import { renderCommand } from './commands/render';
 import { tuneCommand } from './commands/tune';
 import { upCommand } from './commands/up';
+import { uploadCommand } from './commands/upload';
 
 export function buildProgram(): Command {
   const program = new Command('powerhouse')
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   program.addCommand(planCommand());
   program.addCommand(renderCommand());
   program.addCommand(upCommand());
+  program.addCommand(uploadCommand());
   return program;
 }
 

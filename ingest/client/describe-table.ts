@@ -3,13 +3,14 @@
 import type http from 'node:http';
 import { UploadAbortedError, UploadUnavailableError } from './errors';
 import { exchange, TransportError } from './http-request';
-import { resolveRetryPolicy, retryDelayMs, sleep, type RetryPolicy } from './retry-policy';
+import { resolveRetryPolicy, retryDelayMs, sleep, type RetryInfo, type RetryPolicy } from './retry-policy';
 import { authHeaders, endpointUrl, judgeReply } from './send-upload';
 import { parseTableSchema, type TableSchema } from './table-schema';
 
 export interface DescribeOptions {
   signal?: AbortSignal;
   retry?: RetryPolicy;
+  onRetry?: (info: RetryInfo) => void;
   timeoutMs?: number;
   agent?: http.Agent | false;
 }
@@ -47,8 +48,15 @@ export async function describeTable(
     }
     if (attempt >= policy.maxAttempts)
       throw new UploadUnavailableError(attempt, undefined, `GET /v1/tables/${table}: ${last}`);
+    const delayMs = retryDelayMs(policy, attempt, retryAfterMs);
+    opts.onRetry?.({
+      attempt,
+      maxAttempts: policy.maxAttempts,
+      delayMs,
+      reason: `GET /v1/tables/${table}: ${last}`,
+    });
     try {
-      await sleep(retryDelayMs(policy, attempt, retryAfterMs), opts.signal);
+      await sleep(delayMs, opts.signal);
     } catch (reason) {
       throw new UploadAbortedError({ cause: reason });
     }

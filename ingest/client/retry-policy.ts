@@ -2,15 +2,26 @@
 // clients that lost the same worker do not come back in lockstep), never sooner than the server's Retry-After.
 
 export interface RetryPolicy {
-  /** Attempts in total, the first included (default 6). 1 = never retry. */
+  /** Attempts in total, the first included (default 8: about 25 s of waiting on average, 50 s at most). */
   maxAttempts?: number;
-  /** Backoff base: attempt n waits a random time in [0, min(maxDelayMs, baseDelayMs * 2^(n-1))) (default 250). */
+  /** Backoff base: after failure n, wait a random time in [0, min(maxDelayMs, baseDelayMs * 2^(n-1))) (default 500). */
   baseDelayMs?: number;
   /** Cap of the backoff (default 20 000); a longer Retry-After from the server is still honoured. */
   maxDelayMs?: number;
 }
 
-export const DEFAULT_RETRY: Required<RetryPolicy> = { maxAttempts: 6, baseDelayMs: 250, maxDelayMs: 20_000 };
+/** Told before each wait between attempts. */
+export interface RetryInfo {
+  /** The attempt that just failed (1-based). */
+  attempt: number;
+  maxAttempts: number;
+  /** How long until the next attempt. */
+  delayMs: number;
+  /** What failed: "HTTP 503 unavailable: …" or "ECONNRESET: …". */
+  reason: string;
+}
+
+export const DEFAULT_RETRY: Required<RetryPolicy> = { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 20_000 };
 
 export function resolveRetryPolicy(p: RetryPolicy | undefined): Required<RetryPolicy> {
   const r = { ...DEFAULT_RETRY, ...(p ?? {}) };

@@ -8,7 +8,14 @@ import { BadRequestError, LimitError, RowError } from '../formats/errors';
 import type { BodySource } from './body-source';
 import { UploadAbortedError, UploadRejectedError, UploadRowError, UploadUnavailableError } from './errors';
 import { BodySourceError, exchange, TransportError, type HttpReply } from './http-request';
-import { parseRetryAfter, resolveRetryPolicy, retryDelayMs, sleep, type RetryPolicy } from './retry-policy';
+import {
+  parseRetryAfter,
+  resolveRetryPolicy,
+  retryDelayMs,
+  sleep,
+  type RetryInfo,
+  type RetryPolicy,
+} from './retry-policy';
 import { UploadInputError } from './table-schema';
 
 export interface UploadProgress {
@@ -38,6 +45,8 @@ export interface UploadCallOptions {
   signal?: AbortSignal;
   retry?: RetryPolicy;
   onProgress?: (progress: UploadProgress) => void;
+  /** Called before waiting to retry (to show "server busy, retrying in 5 s"). */
+  onRetry?: (info: RetryInfo) => void;
   /** Minimum time between progress reports (default 250 ms). */
   progressIntervalMs?: number;
   /** An attempt fails when nothing is sent or received for this long (default 300 000 ms). */
@@ -286,8 +295,10 @@ async function attempts(plan: UploadPlan, opts: UploadCallOptions, t0: number): 
       last += ' (the rows could be read only once and spooling was turned off, so no retry)';
       break;
     }
+    const delayMs = retryDelayMs(policy, attempt, verdict.retryAfterMs);
+    opts.onRetry?.({ attempt, maxAttempts: policy.maxAttempts, delayMs, reason: last });
     try {
-      await sleep(retryDelayMs(policy, attempt, verdict.retryAfterMs), signal);
+      await sleep(delayMs, signal);
     } catch (reason) {
       throw new UploadAbortedError({ cause: reason });
     }

@@ -117,6 +117,8 @@ function encodeLocally(
     read += d.length;
   });
   input.on('error', (err) => enc.transform.destroy(err));
+  // A bad row can fail the transform before anyone iterates it; the iterator then rethrows stream.errored.
+  enc.transform.on('error', () => undefined);
   input.pipe(enc.transform);
   const chunks = (async function* () {
     try {
