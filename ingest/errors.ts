@@ -82,6 +82,11 @@ export class ShutdownError extends Error {
   override name = 'ShutdownError';
 }
 
+/** No database server connection within the worker's bound (PgBouncer would queue for query_wait_timeout). */
+export class DatabaseWaitError extends Error {
+  override name = 'DatabaseWaitError';
+}
+
 interface PgLikeError {
   message: string;
   code?: string;
@@ -106,6 +111,7 @@ const CONNECTION_MESSAGES =
 /** True when the database (or the pooler in front of it) is unreachable or going away: answer 503. */
 export function isConnectionError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
+  if (err instanceof DatabaseWaitError) return true;
   const e = err as Error & { code?: string };
   if (e.code && NETWORK_CODES.has(e.code)) return true;
   if (e.code && /^(08|57P0[1-4]|53300)/.test(e.code)) return true;

@@ -8,13 +8,13 @@ import type { Registry } from 'prom-client';
 import { TokenVerifier, canWrite, type AuthToken } from './auth';
 import { loadCatalog, type CatalogTable } from './catalog';
 import type { IngestConfig } from './config';
-import { HttpError, ShutdownError, httpErrors, isConnectionError } from './errors';
+import { DatabaseWaitError, HttpError, ShutdownError, httpErrors, isConnectionError } from './errors';
 import { formatFromContentType } from './formats';
 import { createLogger } from './logger';
 import { createMetrics } from './metrics';
 import { migrate } from './migrations';
 import { pgbouncerSnapshot } from './pgbouncer-admin';
-import { runUpload } from './upload';
+import { SERVER_WAIT_MS, runUpload } from './upload';
 import { UploadSlots } from './upload-slots';
 import { UploadTracker, type UploadStatus } from './upload-tracker';
 
@@ -26,6 +26,8 @@ export interface IngestServerDeps {
   pool?: Pool;
   /** Also export prom-client's process metrics (main.ts turns this on). */
   defaultMetrics?: boolean;
+  /** How long an upload or lookup waits for a database server connection before a 503; default 10 s. */
+  serverWaitMs?: number;
 }
 
 export interface IngestServer {
@@ -76,6 +78,7 @@ function delay(ms: number): Promise<'timeout'> {
 
 export function createIngestServer(config: IngestConfig, deps: IngestServerDeps = {}): IngestServer {
   const limits = config.limits;
+  const serverWaitMs = deps.serverWaitMs ?? SERVER_WAIT_MS;
   const log = deps.logger ?? createLogger(config.logLevel, deps.logStream);
   const ownPool = !deps.pool;
   const pool =
@@ -282,7 +285,7 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
     let outcome;
     try {
       outcome = await runUpload(
-        { pool, limits, tracker, metrics, log },
+        { pool, limits, tracker, metrics, log, serverWaitMs },
         { req, res, tokenId: token.id, table, format, requestedColumns, idempotencyKey },
       );
     } finally {
@@ -330,9 +333,14 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
     });
   }
 
+  /** A lookup on the ops pool, bounded like an upload's wait for a server connection. */
   async function dbQuery<R extends object>(sql: string, params: unknown[]): Promise<R[]> {
+    const pending = opsPool.query(sql, params);
+    pending.catch(() => undefined);
     try {
-      return (await opsPool.query(sql, params)).rows as R[];
+      const result = await Promise.race([pending, delay(serverWaitMs)]);
+      if (result === 'timeout') throw new DatabaseWaitError(`no database answer within ${serverWaitMs} ms`);
+      return result.rows as R[];
     } catch (err) {
       if (isConnectionError(err))
         throw httpErrors.unavailable(

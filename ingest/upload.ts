@@ -15,6 +15,7 @@ import type { CatalogTable } from './catalog';
 import type { IngestLimits } from './config';
 import {
   ClientAbortedError,
+  DatabaseWaitError,
   HttpError,
   httpErrors,
   isConnectionError,
@@ -33,6 +34,11 @@ import type { TrackedUpload, UploadTracker } from './upload-tracker';
 
 /** Bound on ROLLBACK (and the failure record) after a failed upload; past it the connection is destroyed. */
 const CLEANUP_TIMEOUT_MS = 10_000;
+/**
+ * Bound on getting a server connection (the BEGIN round trip). With PostgreSQL down PgBouncer keeps clients
+ * queued for query_wait_timeout (minutes); the client should get its 503 + Retry-After well before that.
+ */
+export const SERVER_WAIT_MS = 10_000;
 
 export interface UploadDeps {
   readonly pool: Pool;
@@ -40,6 +46,8 @@ export interface UploadDeps {
   readonly tracker: UploadTracker;
   readonly metrics: IngestMetrics;
   readonly log: Logger;
+  /** Bound on the wait for a server connection; default SERVER_WAIT_MS. */
+  readonly serverWaitMs?: number;
 }
 
 export interface UploadRequest {
@@ -189,7 +197,7 @@ class UploadRun {
       );
     }
     this.client.on('error', this.onClientError);
-    await this.query('BEGIN');
+    await this.query('BEGIN', undefined, true, this.deps.serverWaitMs ?? SERVER_WAIT_MS);
     if (idempotencyKey !== undefined) {
       // Transaction-scoped: held until COMMIT/ROLLBACK, so a second worker sees the key as in progress.
       const lock = await this.query<{ ok: boolean }>(
@@ -341,30 +349,46 @@ class UploadRun {
     });
   }
 
-  /** A query on the upload's connection; abortable ones give up on abort and mark the connection unusable. */
+  /**
+   * A query on the upload's connection. Abortable ones give up on abort (or after timeoutMs) and mark the
+   * connection unusable, since its reply is still due.
+   */
   private query<R extends QueryResultRow = QueryResultRow>(
     sql: string,
     params?: unknown[],
     abortable = true,
+    timeoutMs?: number,
   ): Promise<QueryResult<R>> {
     const signal = this.ac.signal;
     if (abortable && signal.aborted) return Promise.reject(signal.reason);
     const pending = this.client!.query<R>(sql, params);
     if (!abortable) return pending;
     return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.clientBroken = true; // a reply is still due: the connection cannot be reused
+      let timer: NodeJS.Timeout | undefined;
+      const giveUp = (reason: unknown) => {
+        this.clientBroken = true;
         pending.catch(() => undefined);
-        reject(signal.reason);
+        reject(reason);
+      };
+      const onAbort = () => giveUp(signal.reason);
+      const settle = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
       };
       signal.addEventListener('abort', onAbort, { once: true });
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          giveUp(new DatabaseWaitError(`no database server connection within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
       pending.then(
         (r) => {
-          signal.removeEventListener('abort', onAbort);
+          settle();
           resolve(r);
         },
         (e) => {
-          signal.removeEventListener('abort', onAbort);
+          settle();
           reject(e);
         },
       );

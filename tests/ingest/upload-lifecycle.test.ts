@@ -469,6 +469,34 @@ describe('database unavailable', () => {
       await w.close();
     }
   });
+
+  it("PostgreSQL down behind a running PgBouncer: 503 after the worker's wait bound, not PgBouncer's minutes", async () => {
+    const w = await stack.startWorker({ limits: { dbPoolSize: 2 } }, { serverWaitMs: 1000 });
+    try {
+      await stack.pg.server.stop('fast');
+      const down = await upload(w.url, 'file_rows', 'ndjson', ndjsonRows(61, 1, 5), { key: 'pg-down-1' });
+      expect(down.status).toBe(503);
+      expect(down.headers['retry-after']).toBeDefined();
+      expect(String(down.body.message)).toMatch(/no database server connection within 1000 ms/);
+      const lookup = await request(w.url, '/v1/uploads/00000000-0000-4000-8000-000000000000', {
+        method: 'GET',
+        token: TOKENS.writer,
+      });
+      expect(lookup.status).toBe(503);
+
+      await stack.pg.server.restart();
+      // PgBouncer waits server_login_retry (15 s) after a failed server login; a restart skips that wait here.
+      await stack.bouncer.server.restart();
+      const retry = await eventually(async () => {
+        const r = await upload(w.url, 'file_rows', 'ndjson', ndjsonRows(61, 1, 5), { key: 'pg-down-1' });
+        return r.status === 503 ? undefined : r;
+      });
+      expect(retry.status).toBe(201);
+      expect((await fileCounts(61, 61)).get(61)).toBe(5);
+    } finally {
+      await w.close();
+    }
+  });
 });
 
 describe('graceful shutdown', () => {
