@@ -1,98 +1,80 @@
-// CSV (RFC 4180) -> COPY rows. csv-parse does the quoting; it runs on raw bytes (encoding: null) so that
-// every field is checked as UTF-8 here, with its row and column, instead of being silently decoded with
-// U+FFFD replacement characters. An empty unquoted field is NULL, a quoted "" is the empty string.
-// Header line unless ?columns= was given. A UTF-8 BOM is removed before parsing (by createCopyEncoder).
-// Trailing empty lines are ignored for tables of more than one column (one empty field is a NULL row for a
-// one-column table, as in PostgreSQL's CSV COPY).
-import { CsvError, Parser } from 'csv-parse';
+// CSV (RFC 4180) -> COPY rows. An empty unquoted field is NULL, a quoted "" is the empty string. Header
+// line unless ?columns= was given; a UTF-8 BOM is removed before (by createCopyEncoder). Every field is
+// checked as UTF-8 without NUL (one native check per clean chunk, per field only where a chunk is not),
+// so nothing is silently replaced by U+FFFD. Trailing empty lines are ignored for tables of more than one
+// column (an empty line is one NULL field: a NULL row for a one-column table, as in PostgreSQL's CSV COPY).
+import { isUtf8 } from 'node:buffer';
 import { type ColumnInfo, resolveColumns } from './columns';
+import { CSV_DOUBLED, CsvParser, CsvSyntaxError } from './csv-parser';
 import { BadRequestError, FieldError, LimitError, RowError } from './errors';
 import { EncodedOutput, type FormatReader, type ReaderContext } from './reader-context';
 import { firstInvalidUtf8, isValidUtf8 } from './utf8';
 
-type Field = Uint8Array | null;
-type Record = Field[];
-
-interface CsvApi {
-  parse(
-    buf: Buffer | undefined,
-    end: boolean,
-    push: (record: Record) => void,
-    close: () => void,
-  ): Error | undefined;
-  info: { lines: number };
-}
-
-/** Feed at most this much per parser call, so the "no record for too long" guard is checked often. */
-const SLICE = 64 * 1024;
-
 export class CsvReader implements FormatReader {
   rows = 0;
-  private readonly api: CsvApi;
+  private readonly parser: CsvParser;
   private readonly out: EncodedOutput;
   private cols?: ColumnInfo[];
-  private failure?: unknown;
   private headerDone: boolean;
   /** Empty records held back: an error if data follows, ignored at the end. */
   private heldEmpty = 0;
-  private sawRecord = false;
-  private bytesSinceRecord = 0;
-  private readonly maxRecordBytes: number;
-  private readonly push = (record: Record): void => this.onRecord(record);
-  private readonly close = (): void => undefined;
+  /** The current chunk when it is known to be valid UTF-8 without NUL. */
+  private cleanChunk: Uint8Array | null = null;
+  private scratch = Buffer.allocUnsafe(4096);
 
   constructor(private readonly ctx: ReaderContext) {
-    // The streaming Parser's own engine, driven synchronously: records arrive in order, before write()
-    // returns, so errors are attributed to the right row without stream-event timing.
-    const parser = new Parser({
-      encoding: null,
-      relax_column_count: true,
-      cast: (value: unknown, context: { quoting: boolean }) =>
-        !context.quoting && (value as Uint8Array).length === 0 ? null : value,
-    } as ConstructorParameters<typeof Parser>[0]);
-    const api = (parser as unknown as { api?: CsvApi }).api;
-    if (!api || typeof api.parse !== 'function')
-      throw new Error('csv-parse: unsupported version (no Parser.api)');
-    this.api = api;
     this.out = new EncodedOutput(ctx);
     this.headerDone = ctx.requested !== undefined;
     if (ctx.requested) this.setColumns(ctx.requested);
     const width = ctx.requested?.length ?? ctx.sel.writable.length;
     // Memory guard: a record's bytes are at most 2x its fields' (quote doubling) plus delimiters.
-    this.maxRecordBytes = Math.max(1, width) * (2 * ctx.maxFieldBytes + 3) + SLICE;
+    const maxRecord = Math.min(2 ** 30, Math.max(1, width) * (2 * ctx.maxFieldBytes + 3) + 1024);
+    this.parser = new CsvParser(
+      { record: (n, src, s, e, flags) => this.record(n, src, s, e, flags) },
+      maxRecord,
+      (bytes) => {
+        const row = this.row();
+        throw new LimitError(
+          ctx.maxFieldBytes,
+          `row ${row}: no end of record after ${bytes} bytes (a field over the limit of ${ctx.maxFieldBytes} bytes, or an unclosed quote)`,
+          row,
+        );
+      },
+    );
+  }
+
+  private row(): number {
+    return this.rows + this.heldEmpty + 1;
   }
 
   write(chunk: Buffer): void {
-    for (let s = 0; s < chunk.length; s += SLICE) {
-      const piece = chunk.length <= SLICE ? chunk : chunk.subarray(s, s + SLICE);
-      this.sawRecord = false;
-      this.run(this.api.parse(piece, false, this.push, this.close));
-      this.bytesSinceRecord = this.sawRecord ? 0 : this.bytesSinceRecord + piece.length;
-      if (this.bytesSinceRecord > this.maxRecordBytes) {
-        const row = this.rows + this.heldEmpty + 1;
-        throw new LimitError(
-          this.ctx.maxFieldBytes,
-          `row ${row}: no end of record after ${this.bytesSinceRecord} bytes (a field over the limit of ${this.ctx.maxFieldBytes} bytes, or an unclosed quote)`,
-          row,
-        );
-      }
-    }
+    this.cleanChunk = isUtf8(chunk) && chunk.indexOf(0) < 0 ? chunk : null;
+    this.guard(() => this.parser.write(chunk));
   }
 
   end(): void {
-    this.run(this.api.parse(undefined, true, this.push, this.close));
+    this.cleanChunk = null;
+    this.guard(() => this.parser.end());
     if (!this.headerDone)
       throw new BadRequestError('empty body: expected a CSV header line (or pass ?columns=)');
     this.out.finish();
   }
 
-  private run(err: Error | undefined): void {
-    if (this.failure !== undefined) throw this.failure;
-    if (err === undefined) return;
-    const line = this.api.info.lines;
-    if (!this.headerDone) throw new BadRequestError(`CSV header (line ${line}): ${csvMessage(err)}`);
-    const row = this.rows + this.heldEmpty + 1;
-    throw new RowError(row, undefined, `row ${row} (line ${line}): ${csvMessage(err)}`);
+  /** Parser syntax errors -> RowError at the current row (BadRequestError in the header). */
+  private guard(run: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      if (!(err instanceof CsvSyntaxError)) throw err;
+      if (!this.headerDone) throw new BadRequestError(`CSV header: ${err.message}`);
+      const row = this.row();
+      const column = this.cols![err.field]?.name;
+      throw new RowError(
+        row,
+        column,
+        `row ${row}${column ? `, column ${JSON.stringify(column)}` : ''}: ${err.message}`,
+      );
+    }
   }
 
   private setColumns(cols: ColumnInfo[]): void {
@@ -100,84 +82,81 @@ export class CsvReader implements FormatReader {
     this.out.start(cols);
   }
 
-  private onRecord(record: Record): void {
-    this.sawRecord = true;
-    if (this.failure !== undefined) return;
-    try {
-      if (!this.headerDone) this.header(record);
-      else this.data(record);
-    } catch (err) {
-      // csv-parse would swallow a throw from its push callback; rethrown by run().
-      this.failure = err;
+  /** The field's bytes, doubled quotes collapsed (into scratch) when there are any. */
+  private value(src: Uint8Array, s: number, e: number, flags: number): [Uint8Array, number, number] {
+    if (!(flags & CSV_DOUBLED)) return [src, s, e];
+    if (this.scratch.length < e - s) this.scratch = Buffer.allocUnsafe(2 * (e - s));
+    let p = 0;
+    for (let i = s; i < e; i++) {
+      const c = src[i];
+      this.scratch[p++] = c;
+      if (c === 0x22) i++; // the second quote of a pair
     }
+    return [this.scratch, 0, p];
   }
 
-  private header(record: Record): void {
-    const names = record.map((f, i) => {
-      if (f === null || f.length === 0)
-        throw new BadRequestError(`CSV header: column ${i + 1} has an empty name`);
-      if (!isValidUtf8(f, 0, f.length))
-        throw new BadRequestError(`CSV header: column ${i + 1} is not valid UTF-8`);
-      return Buffer.from(f.buffer, f.byteOffset, f.length).toString('utf8');
-    });
-    this.headerDone = true;
-    this.setColumns(resolveColumns(this.ctx.sel, names, 'CSV header'));
-  }
-
-  private data(record: Record): void {
+  private record(
+    n: number,
+    src: readonly Uint8Array[],
+    s: Int32Array,
+    e: Int32Array,
+    flags: Uint8Array,
+  ): void {
+    if (!this.headerDone) return this.header(n, src, s, e, flags);
     const cols = this.cols!;
-    const n = cols.length;
-    if (n > 1 && record.length === 1 && record[0] === null) {
+    const width = cols.length;
+    if (width > 1 && n === 1 && flags[0] === 0 && s[0] === e[0]) {
       this.heldEmpty++;
       return;
     }
-    if (this.heldEmpty > 0) {
-      const row = this.rows + 1;
-      throw new RowError(row, undefined, `row ${row}: empty line (1 field, expected ${n})`);
-    }
     const row = this.rows + 1;
-    if (record.length !== n) {
+    if (this.heldEmpty > 0)
+      throw new RowError(row, undefined, `row ${row}: empty line (1 field, expected ${width})`);
+    if (n !== width) {
       throw new RowError(
         row,
         undefined,
-        `row ${row} (line ${this.api.info.lines}): ${record.length} field${record.length === 1 ? '' : 's'}, expected ${n} (${cols.map((c) => c.name).join(', ')})`,
+        `row ${row}: ${n} field${n === 1 ? '' : 's'}, expected ${width} (${cols.map((c) => c.name).join(', ')})`,
       );
     }
     const r = this.out.rows;
     const max = this.ctx.maxFieldBytes;
     r.begin();
     for (let k = 0; k < n; k++) {
-      const f = record[k];
-      if (f === null) {
+      const f = flags[k];
+      if (f === 0 && s[k] === e[k]) {
         r.nul(k);
         continue;
       }
+      const [buf, vs, ve] = this.value(src[k], s[k], e[k], f);
       const name = cols[k].name;
-      if (f.length > max) {
+      if (ve - vs > max) {
         throw new LimitError(
           max,
-          `row ${row}, column ${JSON.stringify(name)}: value is ${f.length} bytes, over the limit of ${max}`,
+          `row ${row}, column ${JSON.stringify(name)}: value is ${ve - vs} bytes, over the limit of ${max}`,
           row,
           name,
         );
       }
-      if (!isValidUtf8(f, 0, f.length)) {
-        const at = firstInvalidUtf8(f, 0, f.length);
-        throw new RowError(
-          row,
-          name,
-          `row ${row}, column ${JSON.stringify(name)}: invalid UTF-8 at byte ${at + 1} of the value`,
-        );
-      }
-      if (f.indexOf(0) !== -1) {
-        throw new RowError(
-          row,
-          name,
-          `row ${row}, column ${JSON.stringify(name)}: NUL byte, which PostgreSQL text cannot hold`,
-        );
+      if (src[k] !== this.cleanChunk) {
+        if (!isValidUtf8(buf, vs, ve)) {
+          const at = firstInvalidUtf8(buf, vs, ve) - vs;
+          throw new RowError(
+            row,
+            name,
+            `row ${row}, column ${JSON.stringify(name)}: invalid UTF-8 at byte ${at + 1} of the value`,
+          );
+        }
+        if (buf.subarray(vs, ve).indexOf(0) !== -1) {
+          throw new RowError(
+            row,
+            name,
+            `row ${row}, column ${JSON.stringify(name)}: NUL byte, which PostgreSQL text cannot hold`,
+          );
+        }
       }
       try {
-        r.field(k, f, 0, f.length);
+        r.field(k, buf, vs, ve);
       } catch (err) {
         if (err instanceof FieldError)
           throw new RowError(row, name, `row ${row}, column ${JSON.stringify(name)}: ${err.message}`);
@@ -188,9 +167,24 @@ export class CsvReader implements FormatReader {
     this.rows = row;
     this.out.rowDone();
   }
-}
 
-function csvMessage(err: Error): string {
-  // csv-parse's messages name its own (1-based, header-including) line; ours add row and line.
-  return err instanceof CsvError ? `${err.code}: ${err.message}` : err.message;
+  private header(
+    n: number,
+    src: readonly Uint8Array[],
+    s: Int32Array,
+    e: Int32Array,
+    flags: Uint8Array,
+  ): void {
+    const names: string[] = [];
+    for (let k = 0; k < n; k++) {
+      const [buf, vs, ve] = this.value(src[k], s[k], e[k], flags[k]);
+      if (ve === vs) throw new BadRequestError(`CSV header: column ${k + 1} has an empty name`);
+      if (!isValidUtf8(buf, vs, ve) || buf.subarray(vs, ve).indexOf(0) !== -1) {
+        throw new BadRequestError(`CSV header: column ${k + 1} is not valid UTF-8 text`);
+      }
+      names.push(Buffer.from(buf.buffer, buf.byteOffset + vs, ve - vs).toString('utf8'));
+    }
+    this.headerDone = true;
+    this.setColumns(resolveColumns(this.ctx.sel, names, 'CSV header'));
+  }
 }

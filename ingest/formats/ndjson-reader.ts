@@ -150,7 +150,15 @@ export class NdjsonReader implements FormatReader {
     if (!utf8ok && !isValidUtf8(buf, s, e)) {
       const bad = firstInvalidUtf8(buf, s, e);
       const key = keyAtOffset(buf, s, e, bad);
-      throw new RowError(row, key, `${this.where(row)}: invalid UTF-8 at byte ${bad - s + 1} of the line`);
+      // Name the column only when the key is one; otherwise say which key's value it was.
+      const column =
+        key !== undefined && (this.cols ? this.index.has(key) : this.ctx.sel.byName.has(key))
+          ? key
+          : undefined;
+      const inKey =
+        key !== undefined && column === undefined ? ` (in the value of key ${quoteForMessage(key)})` : '';
+      const where = column ? `${this.where(row)}, column ${JSON.stringify(column)}` : this.where(row);
+      throw new RowError(row, column, `${where}: invalid UTF-8 at byte ${bad - s + 1} of the line${inKey}`);
     }
     this.curSlot = -1;
     try {

@@ -3,10 +3,12 @@
 //  signature "PGCOPY\n\377\r\n\0"; int32 flags (bit 16 = OIDs: refused, bits 17-31 = unknown critical
 //  flags: refused, bits 0-15: ignored, as PostgreSQL does); int32 header extension length + that many
 //  bytes; per tuple int16 field count == number of target columns, per field int32 length, -1 (NULL) or
-//  0..maxFieldBytes - a larger claim is refused the moment its 4 bytes arrive, never buffered;
+//  0..maxFieldBytes - a larger claim is refused the moment its 4 bytes arrive, never buffered - and
+//  exactly the wire size for fixed-size types (int8 = 8, uuid = 16, ...: a length check, no decoding);
 //  int16 -1 trailer; nothing after it. A body that ends anywhere else is an error, so a truncated upload
 //  can never commit.
 import type { ColumnInfo } from './columns';
+import { KIND_LABEL, TypeKind, typeKind } from './column-types';
 import { BadRequestError, LimitError, RowError } from './errors';
 import { PassthroughOutput } from './passthrough-output';
 import { PGCOPY_SIGNATURE } from './pgcopy-encoder';
@@ -24,11 +26,26 @@ const DONE = 7;
 /** Header extension areas are unused by PostgreSQL; a large one is certainly not a real COPY header. */
 const MAX_EXTENSION = 1024 * 1024;
 
+/** Wire sizes of the fixed-size types' send() output; 0 = variable. */
+const FIXED_SIZE: Partial<Record<TypeKind, number>> = {
+  [TypeKind.Int2]: 2,
+  [TypeKind.Int4]: 4,
+  [TypeKind.Int8]: 8,
+  [TypeKind.Float4]: 4,
+  [TypeKind.Float8]: 8,
+  [TypeKind.Bool]: 1,
+  [TypeKind.Uuid]: 16,
+  [TypeKind.Date]: 4,
+  [TypeKind.Timestamp]: 8,
+  [TypeKind.Timestamptz]: 8,
+};
+
 export class PgcopyFramer implements FormatReader {
   rows = 0;
   private readonly cols: ColumnInfo[];
   private readonly n: number;
   private readonly max: number;
+  private readonly sizes: Int32Array;
   private readonly out: PassthroughOutput;
 
   private state = SIGNATURE;
@@ -44,6 +61,7 @@ export class PgcopyFramer implements FormatReader {
     if (this.cols.length === 0) throw new BadRequestError('the table has no writable columns');
     this.n = this.cols.length;
     this.max = ctx.maxFieldBytes;
+    this.sizes = Int32Array.from(this.cols, (c) => FIXED_SIZE[typeKind(c)] ?? 0);
     this.out = new PassthroughOutput(ctx.emit, ctx.chunkBytes);
     ctx.columnsKnown(this.cols);
   }
@@ -179,6 +197,12 @@ export class PgcopyFramer implements FormatReader {
             `row ${row}, column ${JSON.stringify(column)}: field length ${v} is over the limit of ${this.max} bytes`,
             row,
             column,
+          );
+        }
+        if (this.sizes[this.field] !== 0 && v !== this.sizes[this.field]) {
+          const kind = KIND_LABEL[typeKind(this.cols[this.field])];
+          throw this.rowError(
+            `field length ${v} is wrong for ${kind} (its binary form is ${this.sizes[this.field]} bytes)`,
           );
         }
         if (v === 0) return this.fieldDone();
