@@ -107,6 +107,8 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
   const tracker = new UploadTracker();
   const slots = new UploadSlots(limits.maxConcurrentUploads, limits.maxConcurrentUploadsPerToken);
   const inflight = new Set<Promise<void>>();
+  /** Upload id of a request, for its access-log line. */
+  const uploadIds = new WeakMap<IncomingMessage, string>();
   let catalog = new Map<string, CatalogTable>();
   let closing = false;
   let closed: Promise<void> | undefined;
@@ -127,6 +129,7 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
           log.info(
             {
               req: { method: req.method, url: req.url, headers: req.headers },
+              uploadId: uploadIds.get(req),
               status: res.statusCode,
               ms: Math.round(performance.now() - t0),
             },
@@ -292,6 +295,7 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
       slot.release();
     }
     if (!outcome) return; // the client is gone
+    uploadIds.set(req, outcome.uploadId);
     sendJson(res, outcome.status, outcome.body, outcome.headers);
     drainBody(req);
   }
