@@ -258,6 +258,13 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
     const { token, table } = tableFor(req, encodedName);
     const format = formatFromContentType(req.headers['content-type']);
     if (!format) throw httpErrors.unsupportedMediaType();
+    // No content coding is decoded: a compressed body would otherwise be parsed as rows (RFC 9110 §8.4.1: 415).
+    const coding = req.headers['content-encoding']?.trim().toLowerCase();
+    if (coding && coding !== 'identity')
+      throw new HttpError(415, 'unsupported_media_type', {
+        error: 'unsupported_media_type',
+        message: `Content-Encoding ${coding} is not supported: send the body uncompressed`,
+      });
     for (const key of url.searchParams.keys())
       if (!UPLOAD_PARAMS.has(key))
         throw httpErrors.badRequest(`unknown query parameter "${key}" (allowed: columns)`);
