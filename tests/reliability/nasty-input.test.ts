@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { ROLES } from '../../config-templates';
 import { answered, getJson, openUpload, sleep, upload, type Format, type HttpResult } from './http-client';
 import { processAlive, startLiveStack, type LiveStack } from './live-stack';
-import { PGCOPY_HEAD, PGCOPY_TRAILER, RT_COLUMNS, RT_TABLE_SQL } from './row-formats';
+import { PGCOPY_HEAD, PGCOPY_TRAILER, RT_TABLE_SQL } from './row-formats';
 
 jest.setTimeout(180_000);
 
