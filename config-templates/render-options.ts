@@ -3,6 +3,8 @@ import { DEFAULT_PORTS } from './names';
 /** Where and how the rendered files will run. Defaults are a Debian/Ubuntu host with the PGDG packages. */
 export interface RenderOptions {
   pgPort: number;
+  /** Where PgBouncer reaches PostgreSQL: loopback on one host, the service name in Docker. */
+  pgHost: string;
   bouncerPort: number;
   /** PostgreSQL listen_addresses, e.g. 'localhost' or 'localhost,10.0.1.2'. */
   pgListen: string;
@@ -18,6 +20,7 @@ export interface RenderOptions {
 
 export const DEFAULT_RENDER_OPTIONS: RenderOptions = {
   pgPort: DEFAULT_PORTS.postgres,
+  pgHost: '127.0.0.1',
   bouncerPort: DEFAULT_PORTS.pgbouncer,
   pgListen: 'localhost',
   bouncerListen: '*',

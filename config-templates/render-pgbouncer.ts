@@ -5,7 +5,7 @@ import type { PgBouncerPool, Settings } from './settings';
 
 function databaseLine(pool: PgBouncerPool, o: RenderOptions): string {
   const params = [
-    `host=127.0.0.1`,
+    `host=${o.pgHost}`,
     `port=${o.pgPort}`,
     `dbname=${DATABASE}`,
     `pool_mode=${pool.poolMode}`,

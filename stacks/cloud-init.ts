@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { RenderedFile, Settings } from '../config-templates';
-import { DB_PASSWORD_ENV, dbSetupScript, ROLES_SQL, USERLIST_SQL } from './database-setup';
+import { DB_PASSWORD_ENV, dbSetupScript, rolesSql, USERLIST_SQL } from './database-setup';
 import {
   bootstrapScript,
   caddyfile,
@@ -115,7 +115,7 @@ export function userData(o: UserDataOptions): string {
       '0755',
     ),
     packed(HOST.dbSetup, dbSetupScript({ rolesSql: HOST.rolesSql, userlistSql: HOST.userlistSql }), '0755'),
-    packed(HOST.rolesSql, ROLES_SQL, '0644'),
+    packed(HOST.rolesSql, rolesSql(o.settings.roles), '0644'),
     packed(HOST.userlistSql, USERLIST_SQL, '0644'),
     packed(HOST.tlsScript, tlsCertScript(), '0755'),
     packed(HOST.installWorker, installWorkerScript(o.tier), '0755'),

@@ -2,7 +2,7 @@
 // Passwords come from the environment (psql's \getenv), never from a command line or a file in this repo;
 // PostgreSQL hashes them into SCRAM verifiers, and userlist.txt is exported from pg_authid, so PgBouncer
 // holds the very verifiers PostgreSQL checks (SCRAM pass-through) and no plaintext.
-import { DATABASE, ROLES } from '../config-templates';
+import { DATABASE, ROLES, type RoleSettings } from '../config-templates';
 
 /** Environment variable → psql variable: the passwords the setup needs. */
 export const DB_PASSWORD_ENV = {
@@ -13,20 +13,19 @@ export const DB_PASSWORD_ENV = {
   bouncerStats: 'POWERHOUSE_BOUNCER_STATS_PASSWORD',
 } as const satisfies Record<keyof typeof ROLES, string>;
 
-/**
- * Desktop-app queries run through PgBouncer's transaction pool: a runaway one must not hold a pool slot for
- * long. The ingest role has none (a COPY of a large upload runs for minutes).
- */
-export const APP_STATEMENT_TIMEOUT = '60s';
-
 /** Roles PgBouncer authenticates: the client-facing ones and its own console users. */
 export const BOUNCER_USERS = [ROLES.app, ROLES.ingest, ROLES.bouncerAdmin, ROLES.bouncerStats] as const;
 
 const q = (ident: string) => `"${ident.replace(/"/g, '""')}"`;
 const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
-/** psql script: idempotent (re-running resets the passwords to the environment's values). */
-export const ROLES_SQL = `-- db-powerhouse: roles and database. Run by psql as a superuser with the passwords in the environment.
+/**
+ * psql script: idempotent (re-running resets the passwords to the environment's values). Per-role limits
+ * come from Settings.roles (the app role's statement_timeout; none for the ingest role's long COPYs).
+ */
+export const rolesSql = (
+  roles: RoleSettings,
+): string => `-- db-powerhouse: roles and database. Run by psql as a superuser with the passwords in the environment.
 \\set ON_ERROR_STOP on
 -- Never log this session's statements: they carry passwords.
 SET log_statement = 'none';
@@ -41,8 +40,9 @@ SELECT format('CREATE ROLE %I', r) FROM unnest(ARRAY[${BOUNCER_USERS.map(lit).jo
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) \\gexec
 ALTER ROLE ${q(ROLES.superuser)} PASSWORD :'superuser_password';
 ALTER ROLE ${q(ROLES.app)} LOGIN PASSWORD :'app_password';
-ALTER ROLE ${q(ROLES.app)} SET statement_timeout = ${lit(APP_STATEMENT_TIMEOUT)};
+ALTER ROLE ${q(ROLES.app)} SET statement_timeout = ${lit(`${roles.app.statementTimeoutMs.value}ms`)};
 ALTER ROLE ${q(ROLES.ingest)} LOGIN PASSWORD :'ingest_password';
+ALTER ROLE ${q(ROLES.ingest)} SET statement_timeout = ${lit(`${roles.ingest.statementTimeoutMs.value}ms`)};
 -- PgBouncer's console users exist only to get SCRAM verifiers; they cannot log in to PostgreSQL.
 ALTER ROLE ${q(ROLES.bouncerAdmin)} NOLOGIN PASSWORD :'bouncer_admin_password';
 ALTER ROLE ${q(ROLES.bouncerStats)} NOLOGIN PASSWORD :'bouncer_stats_password';
@@ -66,7 +66,7 @@ export interface DbSetupPaths {
 }
 
 /**
- * `powerhouse-db-setup USERLIST_FILE`: runs ROLES_SQL and writes the userlist atomically. psql connects
+ * `powerhouse-db-setup USERLIST_FILE`: runs rolesSql() and writes the userlist atomically. psql connects
  * with the usual PG* environment (PGHOST, PGUSER, PGPASSWORD, ...). Fails with a clear message when a
  * password is missing or a verifier did not come back.
  */
@@ -82,7 +82,7 @@ for v in ${vars.join(' ')}; do
   if [ \${#val} -lt 16 ]; then echo "powerhouse-db-setup: $v is shorter than 16 characters" >&2; exit 1; fi
 done
 unset val
-# One session: ROLES_SQL changes the superuser's password, which a second login would need.
+# One session: the roles script changes the superuser's password, which a second login would need.
 psql -X -q -At -v ON_ERROR_STOP=1 -f ${paths.rolesSql} -f ${paths.userlistSql} > "$out.tmp"
 n=$(grep -c '^"[^"]*" "SCRAM-SHA-256\\$' "$out.tmp" || true)
 if [ "$n" -ne ${BOUNCER_USERS.length} ] || [ "$(wc -l < "$out.tmp")" -ne "$n" ]; then

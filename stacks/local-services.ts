@@ -11,7 +11,7 @@ import {
   type RenderOptions,
   type Settings,
 } from '../config-templates';
-import { DB_PASSWORD_ENV, dbSetupScript, ROLES_SQL, USERLIST_SQL } from './database-setup';
+import { DB_PASSWORD_ENV, dbSetupScript, rolesSql, USERLIST_SQL } from './database-setup';
 import { ingestWorkerConfig } from './ingest-config';
 import type { SecretName } from './secrets';
 
@@ -75,6 +75,7 @@ export const LOCAL_VOLUMES = { data: 'powerhouse-pgdata', auth: 'powerhouse-auth
  */
 export const LOCAL_RENDER_OPTIONS: Partial<RenderOptions> = {
   pgListen: '*',
+  pgHost: 'postgres', // PgBouncer reaches PostgreSQL by its service name
   bouncerListen: '*',
   allowedCidrs: ['samenet'],
   bouncer: {
@@ -84,22 +85,6 @@ export const LOCAL_RENDER_OPTIONS: Partial<RenderOptions> = {
     pidFile: undefined,
   },
 };
-
-/**
- * render() points PgBouncer at PostgreSQL on 127.0.0.1, right for one host; here PostgreSQL is the
- * `postgres` container. Exactly one `host=` per pool entry is rewritten, and it is checked.
- */
-export function pointPoolsAt(ini: string, host: string): string {
-  let n = 0;
-  const out = ini.replace(/^(\S+ = )host=127\.0\.0\.1 /gm, (_m, head: string) => {
-    n++;
-    return `${head}host=${host} `;
-  });
-  const pools = [APP_POOL_DB, INGEST_POOL_DB];
-  if (n !== pools.length)
-    throw new Error(`pgbouncer.ini: expected ${pools.length} pool entries on host=127.0.0.1, found ${n}`);
-  return out;
-}
 
 const sh = (script: string) => ['CMD-SHELL', script];
 
@@ -181,7 +166,7 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
         },
         { path: `${PG_ETC}/90-powerhouse.conf`, content: pgConf.content, mode: '0644' },
         { path: `${PG_ETC}/pg_hba.conf`, content: hba.content, mode: '0644' },
-        { path: `${SQL_DIR}/roles.sql`, content: ROLES_SQL, mode: '0644' },
+        { path: `${SQL_DIR}/roles.sql`, content: rolesSql(settings.roles), mode: '0644' },
         { path: `${SQL_DIR}/userlist.sql`, content: USERLIST_SQL, mode: '0644' },
         {
           path: DB_SETUP,
@@ -228,7 +213,7 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
       files: [
         {
           path: '/etc/pgbouncer/pgbouncer.ini',
-          content: pointPoolsAt(ini.content, 'postgres'),
+          content: ini.content,
           mode: '0644',
         },
       ],

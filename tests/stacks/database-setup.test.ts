@@ -17,13 +17,7 @@ import {
   ROLES,
   tune,
 } from '../../config-templates';
-import {
-  APP_STATEMENT_TIMEOUT,
-  DB_PASSWORD_ENV,
-  dbSetupScript,
-  ROLES_SQL,
-  USERLIST_SQL,
-} from '../../stacks/database-setup';
+import { DB_PASSWORD_ENV, dbSetupScript, rolesSql, USERLIST_SQL } from '../../stacks/database-setup';
 import {
   randomPassword,
   startTestPgBouncer,
@@ -36,6 +30,7 @@ import {
 const run = promisify(execFile);
 afterAll(stopAllTestServers);
 
+const roleSettings = tune(presetTier('minimum')).roles;
 const passwords: Record<keyof typeof DB_PASSWORD_ENV, string> = {
   superuser: randomPassword(),
   app: randomPassword(),
@@ -76,7 +71,7 @@ async function connect(port: number, user: string, password: string, database: s
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'powerhouse-dbsetup-'));
-  fs.writeFileSync(path.join(dir, 'roles.sql'), ROLES_SQL);
+  fs.writeFileSync(path.join(dir, 'roles.sql'), rolesSql(roleSettings));
   fs.writeFileSync(path.join(dir, 'userlist.sql'), USERLIST_SQL);
   fs.writeFileSync(
     path.join(dir, 'db-setup'),
@@ -127,7 +122,7 @@ describe('powerhouse-db-setup against PostgreSQL 16 and PgBouncer', () => {
         "select current_user as u, current_database() as d, current_setting('statement_timeout') as t",
       );
       expect(rows[0]).toEqual({ u: ROLES.app, d: DATABASE, t: '1min' });
-      expect(APP_STATEMENT_TIMEOUT).toBe('60s');
+      expect(roleSettings.app.statementTimeoutMs.value).toBe(60_000);
     } finally {
       await c.end();
     }
