@@ -27,3 +27,4 @@ export {
   type ServerType,
 } from './hetzner';
 export { pgtune, type PgTuneValues } from './pgtune';
+export { resolveTier, flagName, type TierSpec, type InputName } from './resolve-tier';

@@ -47,7 +47,7 @@ describe('powerhouse tune', () => {
   });
 
   it.each([
-    [['--tier', 'huge'], /unknown tier "huge"/],
+    [['--tier', 'huge'], /--tier "huge" is not a tier/],
     [['--tier', 'custom', '--cores', '4', '--ram', '0'], /RAM must be positive/],
     [['--tier', 'custom', '--cores', '4', '--ram', '1GB'], /below the 2048 MiB/],
     [['--tier', 'custom', '--ram', '8GB'], /needs --cores and --ram/],

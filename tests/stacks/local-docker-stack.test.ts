@@ -210,7 +210,7 @@ describe('local tier from the environment', () => {
 
   it('says which variable is wrong', () => {
     expect(() => localTierFromEnv({ POWERHOUSE_LOCAL_TIER: 'huge' })).toThrow(
-      /POWERHOUSE_LOCAL_TIER "huge" is not one of/,
+      /POWERHOUSE_LOCAL_TIER "huge" is not a tier/,
     );
     expect(() => localTierFromEnv({ POWERHOUSE_LOCAL_CORES: 'four' })).toThrow(
       /POWERHOUSE_LOCAL_CORES must be a whole number/,
