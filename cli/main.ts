@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { TierError } from '../config-templates';
 import { planCommand } from './commands/plan';
 import { renderCommand } from './commands/render';
+import { synthCommand } from './commands/synth';
 import { tuneCommand } from './commands/tune';
 import { upCommand } from './commands/up';
 import { uploadCommand } from './commands/upload';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   program.addCommand(renderCommand());
   program.addCommand(upCommand());
   program.addCommand(uploadCommand());
+  program.addCommand(synthCommand());
   return program;
 }
 
