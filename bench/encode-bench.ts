@@ -1,9 +1,11 @@
 // Encoding throughput of the format layer, per upload format, on generated TM rows (~200 B each:
 // tm_id int8, source, target, created_by text). Not a test: prints rows/s and MB/s for one process.
-//   npx tsx bench/encode-bench.ts [--rows 1000000] [--chunk 65536]
+//   npx tsx bench/encode-bench.ts [--rows 1000000] [--chunk 65536] [--formats ndjson,csv,tsv,pgcopy,sdk]
 // Bodies are generated in memory first, then fed in 64 KiB pieces (like HTTP) through createCopyEncoder;
 // the COPY output is counted and dropped. "sdk" is encodeRows() from JS objects (the desktop app's side).
 import { performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type ColumnInfo, type UploadFormat, createCopyEncoder, encodePgCopy } from '../ingest/formats';
@@ -15,6 +17,8 @@ const arg = (name: string, def: number): number => {
 };
 const ROWS = arg('rows', 1_000_000);
 const PIECE = arg('chunk', 65536);
+const fi = args.indexOf('--formats');
+const FORMATS = (fi >= 0 ? args[fi + 1] : 'ndjson,csv,tsv,pgcopy,sdk').split(',');
 
 const COLUMNS: ColumnInfo[] = [
   { name: 'tm_id', type: 'bigint', typeOid: 20, nullable: false, hasDefault: false },
@@ -57,7 +61,8 @@ function sentence(bytes: number): string {
       (s ? (r < 0.01 ? '\t' : r < 0.02 ? '\n' : r < 0.03 ? ' "' : r < 0.035 ? '\\' : ' ') : '') +
       WORDS[Math.floor(rand() * WORDS.length)];
   }
-  return s;
+  // Flat, like strings read from a file or a database (+= builds ropes that every consumer must flatten).
+  return Buffer.from(s, 'utf8').toString('utf8');
 }
 
 interface TmRow {
@@ -110,10 +115,30 @@ function pieces(buf: Buffer): Buffer[] {
   return out;
 }
 
+interface Timing {
+  /** Wall-clock seconds. */
+  seconds: number;
+  /** CPU seconds of this process (user + system): steadier than wall time on a busy machine. */
+  cpu: number;
+}
+
+// A full GC before each measurement, so that cleaning up the generated input is not billed to encoding.
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+async function timed<T>(run: () => Promise<T>): Promise<T & Timing> {
+  gc();
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const r = await run();
+  const c = process.cpuUsage(c0);
+  return { ...r, seconds: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 };
+}
+
 async function encode(
   format: UploadFormat,
   body: Buffer,
-): Promise<{ seconds: number; outBytes: number; rows: number }> {
+): Promise<{ outBytes: number; rows: number } & Timing> {
   const enc = createCopyEncoder({
     format,
     tableColumns: COLUMNS,
@@ -129,35 +154,44 @@ async function encode(
     },
   });
   const input = pieces(body);
-  const t0 = performance.now();
-  await pipeline(Readable.from(input), enc.transform, sink);
-  return { seconds: (performance.now() - t0) / 1000, outBytes, rows: enc.rowsSeen() };
+  return timed(async () => {
+    await pipeline(Readable.from(input), enc.transform, sink);
+    return { outBytes, rows: enc.rowsSeen() };
+  });
 }
 
-function report(label: string, rows: number, inBytes: number, seconds: number, outBytes: number): void {
-  const rate = Math.round(rows / seconds).toLocaleString('en-US');
-  const mb = (inBytes / seconds / 1e6).toFixed(0);
+function report(label: string, rows: number, inBytes: number, t: Timing, outBytes: number): void {
+  const per = (s: number): string =>
+    Math.round(rows / s)
+      .toLocaleString('en-US')
+      .padStart(10);
   console.log(
-    `${label.padEnd(8)} ${rate.padStart(11)} rows/s  ${mb.padStart(5)} MB/s in  ${seconds.toFixed(2)} s  (${(inBytes / 1e6).toFixed(0)} MB in -> ${(outBytes / 1e6).toFixed(0)} MB COPY)`,
+    `${label.padEnd(7)} ${per(t.seconds)} rows/s wall  ${per(t.cpu)} rows/CPU-s  ${(inBytes / t.cpu / 1e6).toFixed(0).padStart(4)} MB/CPU-s  ` +
+      `(${(inBytes / 1e6).toFixed(0)} MB in -> ${(outBytes / 1e6).toFixed(0)} MB COPY, ${t.seconds.toFixed(2)} s)`,
   );
 }
 
 async function main(): Promise<void> {
-  console.log(`generating ${ROWS.toLocaleString('en-US')} TM rows...`);
-  const rows = makeRows(ROWS);
-  for (const format of ['ndjson', 'csv', 'tsv', 'pgcopy'] as const) {
-    const body = makeBody(format, rows);
-    await encode(format, makeBody(format, rows.slice(0, 20000))); // warm up the JIT
+  console.log(`${ROWS.toLocaleString('en-US')} TM rows per format, fed in ${PIECE}-byte pieces`);
+  for (const format of (['ndjson', 'csv', 'tsv', 'pgcopy'] as const).filter((f) => FORMATS.includes(f))) {
+    // Only the body stays alive while encoding: like the worker, whose heap holds no rows.
+    seed = 42;
+    const body = makeBody(format, makeRows(ROWS));
+    await encode(format, makeBody(format, makeRows(20000))); // warm up the JIT
     const r = await encode(format, body);
     if (r.rows !== ROWS) throw new Error(`${format}: ${r.rows} rows encoded, expected ${ROWS}`);
-    report(format, ROWS, body.length, r.seconds, r.outBytes);
+    report(format, ROWS, body.length, r, r.outBytes);
   }
-  // The desktop SDK side: JS objects -> pgcopy body.
-  const t0 = performance.now();
-  let out = 0;
-  for (const chunk of encodePgCopy(COLUMNS.slice(0, 4), rows)) out += chunk.length;
-  const s = (performance.now() - t0) / 1000;
-  report('sdk', ROWS, out, s, out);
+  if (!FORMATS.includes('sdk')) return;
+  // The desktop SDK side: JS objects (held by the app) -> pgcopy body.
+  seed = 42;
+  const rows = makeRows(ROWS);
+  const r = await timed(async () => {
+    let out = 0;
+    for (const chunk of encodePgCopy(COLUMNS.slice(0, 4), rows)) out += chunk.length;
+    return { out };
+  });
+  report('sdk', ROWS, r.out, r, r.out);
 }
 
 main().catch((err) => {

@@ -82,17 +82,29 @@ export class CsvReader implements FormatReader {
     this.out.start(cols);
   }
 
-  /** The field's bytes, doubled quotes collapsed (into scratch) when there are any. */
-  private value(src: Uint8Array, s: number, e: number, flags: number): [Uint8Array, number, number] {
-    if (!(flags & CSV_DOUBLED)) return [src, s, e];
+  /** The field's bytes after value(): doubled quotes collapsed (into scratch) when there were any. */
+  private vBuf: Uint8Array = this.scratch;
+  private vs = 0;
+  private ve = 0;
+
+  private value(src: Uint8Array, s: number, e: number, flags: number): void {
+    if (!(flags & CSV_DOUBLED)) {
+      this.vBuf = src;
+      this.vs = s;
+      this.ve = e;
+      return;
+    }
     if (this.scratch.length < e - s) this.scratch = Buffer.allocUnsafe(2 * (e - s));
+    const out = this.scratch;
     let p = 0;
     for (let i = s; i < e; i++) {
       const c = src[i];
-      this.scratch[p++] = c;
+      out[p++] = c;
       if (c === 0x22) i++; // the second quote of a pair
     }
-    return [this.scratch, 0, p];
+    this.vBuf = out;
+    this.vs = 0;
+    this.ve = p;
   }
 
   private record(
@@ -128,7 +140,10 @@ export class CsvReader implements FormatReader {
         r.nul(k);
         continue;
       }
-      const [buf, vs, ve] = this.value(src[k], s[k], e[k], f);
+      this.value(src[k], s[k], e[k], f);
+      const buf = this.vBuf;
+      const vs = this.vs;
+      const ve = this.ve;
       const name = cols[k].name;
       if (ve - vs > max) {
         throw new LimitError(
@@ -177,7 +192,10 @@ export class CsvReader implements FormatReader {
   ): void {
     const names: string[] = [];
     for (let k = 0; k < n; k++) {
-      const [buf, vs, ve] = this.value(src[k], s[k], e[k], flags[k]);
+      this.value(src[k], s[k], e[k], flags[k]);
+      const buf = this.vBuf;
+      const vs = this.vs;
+      const ve = this.ve;
       if (ve === vs) throw new BadRequestError(`CSV header: column ${k + 1} has an empty name`);
       if (!isValidUtf8(buf, vs, ve) || buf.subarray(vs, ve).indexOf(0) !== -1) {
         throw new BadRequestError(`CSV header: column ${k + 1} is not valid UTF-8 text`);

@@ -6,12 +6,21 @@ import type { ColumnInfo } from './columns';
 import { TypeKind, isArrayType, typeKind } from './column-types';
 import { CopyWriter } from './copy-writer';
 import { FieldError } from './errors';
-import { validateJson } from './json-scanner';
-import { parseBool } from './parse-bool';
-import { parseFloat4, parseFloat8 } from './parse-float';
-import { parseInteger } from './parse-integer';
-import { parseUuidInto } from './parse-uuid';
-import { formatDate, formatTimestamp, parseDate, parseTimestamp } from './pg-datetime';
+import * as jsonScanner from './json-scanner';
+import * as bools from './parse-bool';
+import * as floats from './parse-float';
+import * as integers from './parse-integer';
+import * as uuids from './parse-uuid';
+import * as datetimes from './pg-datetime';
+
+// Bound once: loaders that turn exports into getters (tsx/esbuild CommonJS) would otherwise pay a getter
+// call per field.
+const { validateJson } = jsonScanner;
+const { parseBool } = bools;
+const { parseFloat4, parseFloat8 } = floats;
+const { parseInteger } = integers;
+const { parseUuidInto } = uuids;
+const { formatDate, formatTimestamp, parseDate, parseTimestamp } = datetimes;
 
 export type FieldWriter = (w: CopyWriter, src: Uint8Array, s: number, e: number) => void;
 

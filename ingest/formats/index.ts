@@ -11,6 +11,7 @@ export {
   PGCOPY_HEADER,
   PGCOPY_TRAILER,
   PgCopyRowEncoder,
+  type PgCopyRow,
   type RowEncoderOptions,
   binaryCopySupported,
   encodePgCopy,

@@ -12,18 +12,15 @@ import { TypeKind, typeKind } from './column-types';
 import { CopyWriter } from './copy-writer';
 import { BadRequestError, FieldError, LimitError, RowError, quoteForMessage } from './errors';
 import { binJsonbValidated } from './field-codecs';
-import {
-  JsonSyntaxError,
-  decodeStringInto,
-  scanNumber,
-  scanState,
-  scanString,
-  skipValue,
-  skipWs,
-} from './json-scanner';
+import * as jsonScanner from './json-scanner';
 import { jsonArrayToPgArray } from './json-to-pg-array';
 import { EncodedOutput, type FormatReader, type ReaderContext } from './reader-context';
 import { firstInvalidUtf8, isValidUtf8 } from './utf8';
+
+// Bound once: loaders that turn exports into getters (tsx/esbuild CommonJS) would otherwise pay a getter
+// call per use in the per-byte hot path.
+const { JsonSyntaxError, decodeStringInto, scanNumber, scanState, scanString, skipValue, skipWs } =
+  jsonScanner;
 
 const NULL = 0;
 const TEXT = 1;

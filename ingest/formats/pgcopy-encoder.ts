@@ -30,6 +30,9 @@ export function binaryCopySupported(col: Pick<ColumnInfo, 'type' | 'typeOid'>): 
 
 type ValueWriter = (w: CopyWriter, v: unknown) => void;
 
+/** A row: values in column order, or an object keyed by column name (any object type, e.g. an interface). */
+export type PgCopyRow = readonly unknown[] | object;
+
 const PG_EPOCH_MS = 946684800000;
 const scratch = { buf: Buffer.allocUnsafe(1024) };
 
@@ -232,7 +235,7 @@ export class PgCopyRowEncoder {
     this.writer.int16(-1);
   }
 
-  addRow(row: readonly unknown[] | Readonly<Record<string, unknown>>): void {
+  addRow(row: PgCopyRow): void {
     const rowNo = ++this.rowNo;
     const w = this.writer;
     const start = w.pos;
@@ -297,7 +300,7 @@ export class PgCopyRowEncoder {
 /** Tuples only (no header/trailer), in chunks of about chunkBytes. */
 export function* encodeRows(
   columns: readonly ColumnInfo[],
-  rows: Iterable<readonly unknown[] | Readonly<Record<string, unknown>>>,
+  rows: Iterable<PgCopyRow>,
   opts: RowEncoderOptions = {},
 ): Generator<Buffer> {
   const enc = new PgCopyRowEncoder(columns, opts);
@@ -313,7 +316,7 @@ export function* encodeRows(
 /** A complete application/x-pgcopy body: header, tuples, trailer. */
 export function* encodePgCopy(
   columns: readonly ColumnInfo[],
-  rows: Iterable<readonly unknown[] | Readonly<Record<string, unknown>>>,
+  rows: Iterable<PgCopyRow>,
   opts: RowEncoderOptions = {},
 ): Generator<Buffer> {
   const enc = new PgCopyRowEncoder(columns, opts);

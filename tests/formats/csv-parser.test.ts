@@ -68,7 +68,6 @@ describe('CsvParser vs csv-parse', () => {
         fc.array(fc.array(nullOrField, { minLength: 1, maxLength: 5 }), { maxLength: 8 }),
         fc.constantFrom('\n', '\r\n'),
         fc.boolean(),
-        fc.nat(),
         (records, eol, finalEol) => {
           const text = records.map((r) => r.join(',')).join(eol) + (finalEol && records.length ? eol : '');
           const input = Buffer.from(text);
