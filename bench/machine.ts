@@ -30,6 +30,8 @@ export interface MachineInfo {
   disk: DiskInfo;
   /** 1-minute load average when the run started: other work on the machine skews every number. */
   loadAvgAtStart: number;
+  /** Scheduling niceness of the benchmark (inherited by the servers it starts): < 0 favours it over other work. */
+  niceness: number;
 }
 
 function firstLine(cmd: string, args: string[]): string {
@@ -107,6 +109,7 @@ export function describeMachine(
       fdatasyncMs: measureFdatasyncMs(dataDir),
     },
     loadAvgAtStart: Math.round(os.loadavg()[0] * 100) / 100,
+    niceness: os.getPriority(),
   };
 }
 

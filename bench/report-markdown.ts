@@ -20,7 +20,7 @@ function waits(s: SampleSummary, limit = 6): string {
     .join(', ');
 }
 
-/** p50 / p95 / max, and how many uploads the probe saw start (a very short upload can finish unseen). */
+/** p50 / p95 / max, and how many uploads the sampler saw start (a very short upload can finish unseen). */
 function firstAccepted(s: ConcurrentSide): string {
   const f = s.firstAcceptedMs;
   if (!f || f.n === 0) return 'not observed';
@@ -85,6 +85,7 @@ export function renderMarkdown(r: BenchReport, chartFile: string): string {
         ['Node.js', m.node],
         ['kernel', m.kernel],
         ['load average (1 min) at start', String(m.loadAvgAtStart)],
+        ['niceness of the benchmark and its servers', String(m.niceness ?? 0)],
         ['tier', `${r.tier.name}: ${r.tier.cores} cores, ${r.tier.ramMiB} MiB, ${r.tier.users} users`],
         ...Object.entries(r.settings).map(([k, v]) => [k, String(v)]),
       ],

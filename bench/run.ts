@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { findPgBouncer } from '../cli/local/pgbouncer-process';
 import { startLocalStack, type LocalStack } from '../cli/local/stack';
 import { addTierOptions, tierFromFlags, type TierFlags } from '../cli/tier-options';
@@ -84,9 +84,11 @@ function parseFlags(argv: string[]): BenchFlags {
       'numbers of concurrent users for the scaling runs (default 1,4,16,<users>)',
       intList('--scale'),
     )
-    .option('--only <list>', `scenarios to run: ${SCENARIOS.join(',')}`, list('--only', SCENARIOS), [
-      ...SCENARIOS,
-    ])
+    .addOption(
+      new Option('--only <list>', 'scenarios to run')
+        .argParser(list('--only', SCENARIOS))
+        .default([...SCENARIOS], SCENARIOS.join(',')),
+    )
     .option(
       '--insert-rows <n>',
       'rows for single-row INSERT (it is slow)',
@@ -95,16 +97,19 @@ function parseFlags(argv: string[]): BenchFlags {
     )
     .option('--insert-batch <n>', 'rows per multi-row INSERT statement', positiveInt('--insert-batch'), 5000)
     .option('--seed <n>', 'row generator seed', positiveInt('--seed'), 20240611)
-    .option('--format <fmt>', 'upload format when N users upload at once', list('--format', ROW_FORMATS), [
-      'pgcopy',
-    ])
-    .option(
-      '--single-formats <list>',
-      'formats of the single upload',
-      list('--single-formats', ROW_FORMATS),
-      ['pgcopy', 'tsv', 'ndjson'],
+    .addOption(
+      new Option('--format <fmt>', 'upload format when N users upload at once')
+        .argParser(list('--format', ROW_FORMATS))
+        .default(['pgcopy'], 'pgcopy'),
     )
-    .option('--out <dir>', 'where reports go', path.join(__dirname, 'results'))
+    .addOption(
+      new Option('--single-formats <list>', 'formats of the single upload')
+        .argParser(list('--single-formats', ROW_FORMATS))
+        .default(['pgcopy', 'tsv', 'ndjson'], 'pgcopy,tsv,ndjson'),
+    )
+    .addOption(
+      new Option('--out <dir>', 'where reports go').default(path.join(__dirname, 'results'), 'bench/results'),
+    )
     .option(
       '--data-dir <dir>',
       'working directory for the stack and data files (default: a temp dir, removed)',
@@ -117,13 +122,14 @@ function parseFlags(argv: string[]): BenchFlags {
     )
     .option(
       '--warm-pool <n>',
-      "experiment: PgBouncer min_pool_size for the ingest entry during endpoint runs (default: the tier's, 0)",
+      "experiment: PgBouncer min_pool_size for the ingest entry during endpoint runs (0: the tier's)",
       (t: string) => (t === '0' ? 0 : positiveInt('--warm-pool')(t)),
       0,
     )
     .option('--log-level <level>', "the worker's log level", 'info');
   addTierOptions(cmd);
   cmd.exitOverride();
+  cmd.configureOutput({ writeErr: () => undefined }); // main() prints the message once
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<Omit<BenchFlags, 'format'> & { format: RowFormat[] }>();
   return { ...o, format: o.format[0] };
@@ -172,9 +178,13 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   let failed = false;
   let stack: LocalStack | undefined;
+  let starting: Promise<LocalStack> | undefined;
   const cleanup = async () => {
-    await stack?.stop().catch(() => undefined);
+    // A failure during data generation can come while the stack is still starting: wait for it to stop it.
+    const running = stack ?? (await starting?.catch(() => undefined));
+    starting = undefined;
     stack = undefined;
+    await running?.stop().catch(() => undefined);
     if (!flags.keep && !flags.dataDir) fs.rmSync(workDir, { recursive: true, force: true });
   };
   const onSignal = () => {
@@ -185,6 +195,21 @@ async function main(): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   try {
+    // The stack starts first: initdb and the servers' start-up run in their own processes while this one
+    // generates the data (synchronously), so the two overlap.
+    log(
+      `starting PostgreSQL, PgBouncer and the worker (tier ${tier.name}: ${tier.hardware.cores} cores, ${tier.hardware.ramMiB} MiB, ${tier.users} users)`,
+    );
+    starting = startLocalStack({
+      dataDir: path.join(workDir, 'stack'),
+      tier,
+      ingestPort: 0,
+      bouncerPort: 0,
+      worker: 'child',
+      extraTokens: maxUsers,
+      logLevel: flags.logLevel as never,
+    });
+
     // --- data: written once, every scenario reads the same bytes.
     const needSingle = only.has('methods') || only.has('single');
     const concurrentN = only.has('scaling') ? scale : only.has('concurrent') ? [users] : [];
@@ -212,19 +237,8 @@ async function main(): Promise<number> {
         ]),
       );
     }
-
-    log(
-      `starting PostgreSQL, PgBouncer and the worker (tier ${tier.name}: ${tier.hardware.cores} cores, ${tier.hardware.ramMiB} MiB, ${tier.users} users)`,
-    );
-    stack = await startLocalStack({
-      dataDir: path.join(workDir, 'stack'),
-      tier,
-      ingestPort: 0,
-      bouncerPort: 0,
-      worker: 'child',
-      extraTokens: maxUsers,
-      logLevel: flags.logLevel as never,
-    });
+    stack = await starting;
+    log('stack ready');
     const ctx: BenchContext = await openContext(stack, filesDir, log, flags.warmPool);
     const pgVersion = (await ctx.admin.query<{ v: string }>('SELECT version() AS v')).rows[0].v;
     const machine = describeMachine(workDir, {
@@ -307,7 +321,7 @@ async function main(): Promise<number> {
       "psql \\copy is the baseline: PostgreSQL's own client, COPY text format, connected directly to PostgreSQL (no PgBouncer, no worker), timed from process start to exit.",
       "Endpoint uploads: node:http streaming the file (256 KiB reads, Content-Length, Idempotency-Key), through the worker and PgBouncer's ingest pool, timed from request start to the 201 response (after COMMIT).",
       'MB/s counts the rows in COPY text form for every method, so MB/s ratios equal rows/s ratios; "body MB" is what the endpoint received.',
-      "Time to first byte accepted: request start until the worker's progress API (GET /v1/uploads?idempotencyKey=) reports bytes > 0. The worker reads no body byte before it holds a database connection inside BEGIN, so this is the queuing a user sees; kernel socket buffers would accept early bytes from any client, so client-side write timing would hide queuing. Polled every 25 ms: late by at most one interval plus a round trip.",
+      "Time to first byte accepted: from the moment the N requests start until each upload's transaction begins in PostgreSQL (pg_stat_activity.xact_start of the worker's COPY sessions, sampled every 100 ms over a direct connection; the timestamp itself is PostgreSQL's, exact). The worker reads no body byte before it holds a database connection inside BEGIN and reads at once after it, so this is all the queuing a user sees (worker, node pool, PgBouncer, server login). Client-side timing cannot see it: the kernel's socket buffers take the first MBs of any upload whether or not anyone reads them. Polling the worker's progress API instead would itself queue: a lookup the worker cannot answer from memory goes through the same PgBouncer pool as the uploads.",
       'PgBouncer maxwait: SHOW POOLS on the admin console for the ingest pool, sampled every 200 ms (the age of the oldest waiting client at that moment).',
       "Worker peak RSS: the worker child process's VmHWM (reset through /proc/<pid>/clear_refs before each scenario) and VmRSS sampled every 200 ms; the worker runs under tsx (TypeScript loader), which adds some MiB over compiled JS.",
       'Peak PostgreSQL connections: client backends in pg_stat_activity (the sampler\'s own excluded), sampled every 200 ms; wait events are shares of active-backend samples ("CPU" = active, no wait event; Client:ClientRead = waiting for the client\'s next bytes).',

@@ -29,6 +29,11 @@ export interface SampleSummary {
 
 export interface SamplerOptions {
   superuserUrl: string;
+  /**
+   * Role whose COPY transactions to record: each one's xact_start (when its BEGIN ran) is kept, to time how
+   * long an upload waited before the worker began reading its body.
+   */
+  copyRole?: string;
   /** PgBouncer admin console URL (database "pgbouncer"), e.g. the stats user's. */
   bouncerAdminUrl?: string;
   /** PgBouncer pool (database name) whose maxwait counts. */
@@ -70,6 +75,13 @@ SELECT count(*)::int AS conns,
   FROM pg_stat_activity
  WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`;
 
+// xact_start is PostgreSQL's own timestamp of the transaction's first statement: exact, however coarse the
+// sampling, as long as each COPY is seen once while it runs.
+const COPY_STARTS_SQL = `
+SELECT pid, (extract(epoch FROM xact_start) * 1000)::float8 AS ms
+  FROM pg_stat_activity
+ WHERE usename = $1 AND backend_type = 'client backend' AND xact_start IS NOT NULL AND query ILIKE 'copy %'`;
+
 export class ScenarioSampler {
   private pg?: Client;
   private bouncer?: Client;
@@ -83,6 +95,8 @@ export class ScenarioSampler {
   private maxClWaiting: number | null = null;
   private readonly events = new Map<string, number>();
   private hwmReset = false;
+  /** `pid:xact_start` → xact_start (epoch ms) of every COPY transaction of copyRole seen. */
+  private readonly copyStarts = new Map<string, number>();
   private readonly errors: string[] = [];
 
   constructor(private readonly opts: SamplerOptions) {}
@@ -121,6 +135,10 @@ export class ScenarioSampler {
       this.peakConns = Math.max(this.peakConns, row.conns);
       this.peakCopies = Math.max(this.peakCopies, row.copies);
       for (const e of row.events) this.events.set(e, (this.events.get(e) ?? 0) + 1);
+      if (this.opts.copyRole) {
+        const c = await this.pg!.query<{ pid: number; ms: number }>(COPY_STARTS_SQL, [this.opts.copyRole]);
+        for (const { pid, ms } of c.rows) this.copyStarts.set(`${pid}:${ms}`, Number(ms));
+      }
       if (this.bouncer) {
         const pools = await this.bouncer.query('SHOW POOLS');
         for (const p of pools.rows as Record<string, string>[]) {
@@ -136,6 +154,11 @@ export class ScenarioSampler {
     } finally {
       this.busy = false;
     }
+  }
+
+  /** Start times (epoch ms, ascending) of the COPY transactions of copyRole seen so far. */
+  copyTransactionStarts(): number[] {
+    return [...this.copyStarts.values()].sort((a, b) => a - b);
   }
 
   async stop(): Promise<SampleSummary> {

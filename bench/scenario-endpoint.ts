@@ -1,7 +1,8 @@
 // Scenarios 2–4: uploads through the worker and PgBouncer, against `psql \copy` of the same rows into the
 // same (emptied) table in the same run.
 import { beforeEndpointRun, beforePsqlRun, expectRows, resetTable, type BenchContext } from './bench-context';
-import { uploadFile, warmProgressLookup, type UploadResult } from './http-upload';
+import { ROLES } from '../config-templates/names';
+import { uploadFile, type UploadResult } from './http-upload';
 import { psqlCopy } from './psql-copy';
 import type { ConcurrentResult, ConcurrentSide, MethodResult, SingleUploadResult } from './report-types';
 import type { RowFileSet, RowFile } from './row-files';
@@ -21,10 +22,12 @@ const FORMAT_LABEL: Record<RowFormat, string> = {
   ndjson: 'endpoint, NDJSON (encoded to binary COPY)',
 };
 
-function sampler(ctx: BenchContext, withWorker = true): ScenarioSampler {
+function sampler(ctx: BenchContext, withWorker = true, intervalMs = 200): ScenarioSampler {
   const { stack } = ctx;
   return new ScenarioSampler({
     superuserUrl: stack.superuserUrl,
+    copyRole: withWorker ? ROLES.ingest : undefined,
+    intervalMs,
     bouncerAdminUrl: stack.config.pgbouncerAdminUrl,
     bouncerPool: stack.bouncer ? stack.settings.pgbouncer.ingest.name : undefined,
     workerPid: withWorker ? stack.workerPid : null,
@@ -114,26 +117,18 @@ export interface ConcurrentInput {
 }
 
 function side(
-  results: {
-    ms: number;
-    ok: boolean;
-    rows: number;
-    firstAcceptedMs?: number | null;
-    error?: string;
-    refused?: boolean;
-  }[],
+  results: { ms: number; ok: boolean; rows: number; error?: string; refused?: boolean }[],
   wallMs: number,
   sampled: ConcurrentSide['sampled'],
-  withFirstAccepted: boolean,
+  firstAccepted: number[] | null,
 ): ConcurrentSide {
   const rows = results.filter((r) => r.ok).reduce((a, r) => a + r.rows, 0);
-  const accepted = results.map((r) => r.firstAcceptedMs).filter((v): v is number => typeof v === 'number');
   const errors = results.filter((r) => !r.ok);
   return {
     aggregateRowsPerSec: Math.round(rows / (wallMs / 1000)),
     wallMs: Math.round(wallMs),
     perUploadMs: summarize(results.map((r) => r.ms)),
-    firstAcceptedMs: withFirstAccepted ? summarize(accepted) : null,
+    firstAcceptedMs: firstAccepted ? summarize(firstAccepted) : null,
     errors: errors.length,
     refused: errors.filter((r) => r.refused).length,
     errorSamples: [...new Set(errors.map((r) => r.error ?? 'unknown'))].slice(0, 5),
@@ -155,9 +150,8 @@ export async function runConcurrent(ctx: BenchContext, input: ConcurrentInput): 
 
   await beforeEndpointRun(ctx);
   await resetTable(ctx, QUALIFIED);
-  await warmProgressLookup(ctx.stack.ingestUrl, tokens[0]);
   ctx.log(`concurrent: ${users} × ${files[0].rows} rows via the endpoint (${format})`);
-  let s = sampler(ctx);
+  let s = sampler(ctx, true, 100);
   await s.start();
   let t0 = performance.now();
   const uploads = await Promise.all(
@@ -170,12 +164,15 @@ export async function runConcurrent(ctx: BenchContext, input: ConcurrentInput): 
         file: file.path,
         columns: TM_COLUMNS,
         idempotencyKey: `bench-${input.runId}-n${users}-u${i}`,
-        probeFirstAccepted: true,
       }),
     ),
   );
   let wall = performance.now() - t0;
   const endpointSampled = await s.stop();
+  // All uploads start within a few ms of each other: the k-th COPY transaction to begin is the k-th upload
+  // to get past the queue, whichever upload it was.
+  const startedAt = Math.min(...uploads.map((u) => u.startedAtEpochMs));
+  const firstAccepted = s.copyTransactionStarts().map((ms) => Math.max(0, ms - startedAt));
   for (const [i, u] of uploads.entries()) {
     if (u.ok && u.rows !== files[i].rows) {
       u.ok = false;
@@ -188,7 +185,7 @@ export async function runConcurrent(ctx: BenchContext, input: ConcurrentInput): 
     uploads.map((u) => ({ ...u, refused: isRefusal(u) })),
     wall,
     endpointSampled,
-    true,
+    firstAccepted,
   );
 
   await beforePsqlRun(ctx);
@@ -218,7 +215,7 @@ export async function runConcurrent(ctx: BenchContext, input: ConcurrentInput): 
     psqlRuns.reduce((a, r) => a + (r.ok ? r.rows : 0), 0),
     `${users} parallel psql`,
   );
-  const psql = side(psqlRuns, wall, psqlSampled, false);
+  const psql = side(psqlRuns, wall, psqlSampled, null);
   if (psql.errors > 0) throw new Error(`psql baseline failed: ${psql.errorSamples.join('; ')}`);
   return {
     users,

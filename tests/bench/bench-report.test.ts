@@ -80,6 +80,7 @@ function report(over: Partial<Omit<BenchReport, 'targets'>> = {}): BenchReport {
         fdatasyncMs: 1.2,
       },
       loadAvgAtStart: 0.5,
+      niceness: 0,
     },
     tier: { name: 'detect', cores: 2, ramMiB: 24000, users: 40 },
     settings: { 'PgBouncer ingest pool': '40 (transaction)' },
