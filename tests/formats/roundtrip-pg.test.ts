@@ -26,6 +26,7 @@ jest.setTimeout(180_000);
 
 const EPOCH_2000_US = BigInt(Date.UTC(2000, 0, 1)) * 1000n;
 const TABLE = { schema: 'public', name: 'round "trip"' };
+const TABLE_SQL = 'public."round ""trip"""';
 
 const ALL: ColumnInfo[] = [
   col('rid', 'integer', OID.int4),
@@ -266,7 +267,7 @@ async function readBack(rows: Row[]): Promise<Map<number, Back>> {
             (extract(epoch FROM ts) * 1000000)::numeric(30,0)::text AS ts_us,
             (extract(epoch FROM tz) * 1000000)::numeric(30,0)::text AS tz_us,
             j::text, r.jb::text = e.ejb::jsonb::text AS jb_same, num::text, array_to_json(arr)::text AS arr_json
-       FROM public."round ""trip""" r JOIN unnest($1::int[], $2::text[]) AS e(id, ejb) ON e.id = r.rid`,
+       FROM ${TABLE_SQL} r JOIN unnest($1::int[], $2::text[]) AS e(id, ejb) ON e.id = r.rid`,
     [rows.map((r) => r.rid), rows.map((r) => (r.jb === null ? null : JSON.stringify(r.jb)))],
   );
   return new Map(res.rows.map((b) => [b.rid, b]));
@@ -337,7 +338,7 @@ it('our binary tuples are byte-identical to PostgreSQL COPY TO (FORMAT binary) f
   const ours = body('pgcopy', rows, cols);
   const out: Buffer[] = [];
   const ids = rows.map((r) => r.rid);
-  const sql = `COPY (SELECT ${cols.map((c) => `"${c.name}"`).join(', ')} FROM public."round ""trip""" WHERE rid BETWEEN ${Math.min(...ids)} AND ${Math.max(...ids)} ORDER BY rid) TO STDOUT (FORMAT binary)`;
+  const sql = `COPY (SELECT ${cols.map((c) => `"${c.name}"`).join(', ')} FROM ${TABLE_SQL} WHERE rid BETWEEN ${Math.min(...ids)} AND ${Math.max(...ids)} ORDER BY rid) TO STDOUT (FORMAT binary)`;
   await pipeline(client.query(copyTo(sql)), async (src: AsyncIterable<Buffer>) => {
     for await (const b of src) out.push(b);
   });
@@ -357,13 +358,37 @@ it('matches PostgreSQL on timestamp rounding and float4 double-rounding traps', 
   await copyIn('ndjson', Buffer.from([0, 1, 2].map(line).join('\n')), [], ['rid', 'tz', 'f4']);
   const res = await client.query<{ same_tz: boolean; same_f4: boolean }>(
     `SELECT r.tz = e.tz::timestamptz AS same_tz, r.f4 = $3::float4 AS same_f4
-       FROM public."round ""trip""" r JOIN unnest($1::int[], $2::text[]) e(id, tz) ON e.id = r.rid`,
+       FROM ${TABLE_SQL} r JOIN unnest($1::int[], $2::text[]) e(id, tz) ON e.id = r.rid`,
     [[rid, rid + 1, rid + 2], tsText, f4Text],
   );
   expect(res.rows).toEqual([
     { same_tz: true, same_f4: true },
     { same_tz: true, same_f4: true },
     { same_tz: true, same_f4: true },
+  ]);
+});
+
+it('a CRLF TSV body with escapes and the end marker is read by PostgreSQL as we framed it', async () => {
+  const rid = nextRid;
+  nextRid += 3;
+  const body = [
+    'rid\tt\tarr',
+    `${rid}\ttab\\there, crlf\\r\\n, backslash \\\\ and escaped tab\\\tend\t{a,"b c"}`,
+    `${rid + 1}\t\\N\t\\N`,
+    `${rid + 2}\t😀 עברית\t{}`,
+    '\\.',
+    '',
+  ].join('\r\n');
+  const loaded = await copyIn('tsv', Buffer.from(body), []);
+  expect(loaded.columns.map((c) => c.name)).toEqual(['rid', 't', 'arr']);
+  const res = await client.query<{ t: string | null; arr: string | null }>(
+    `SELECT t, arr::text FROM ${TABLE_SQL} WHERE rid BETWEEN $1 AND $2 ORDER BY rid`,
+    [rid, rid + 2],
+  );
+  expect(res.rows).toEqual([
+    { t: 'tab\there, crlf\r\n, backslash \\ and escaped tab\tend', arr: '{a,"b c"}' },
+    { t: null, arr: null },
+    { t: '😀 עברית', arr: '{}' },
   ]);
 });
 

@@ -104,7 +104,7 @@ function decodeField(f: Buffer, type: DecodeType): Decoded {
   }
 }
 
-/** COPY text format -> rows of fields (null for \N), decoding every backslash escape PostgreSQL knows. */
+/** COPY text format (LF or CRLF lines) -> rows of fields (null for \N), decoding every backslash escape PostgreSQL knows. */
 export function decodeTextCopy(buf: Buffer): (string | null)[][] {
   const rows: (string | null)[][] = [];
   let fields: (string | null)[] = [];
@@ -137,7 +137,13 @@ export function decodeTextCopy(buf: Buffer): (string | null)[][] {
         cur.push(v & 0xff);
       } else cur.push(d);
     } else if (c === 0x09) endField();
-    else if (c === 0x0a) {
+    else if (c === 0x0d && buf[i] === 0x0a) {
+      // CRLF line end (data never holds a raw CR: it is written \r).
+      i++;
+      endField();
+      rows.push(fields);
+      fields = [];
+    } else if (c === 0x0a) {
       endField();
       rows.push(fields);
       fields = [];
