@@ -64,8 +64,15 @@ export function exchange(url: URL, opts: ExchangeOptions): Exchange {
     const signal = opts.signal;
     if (signal?.aborted) return reject(new UploadAbortedError({ cause: signal.reason }));
     const mod = url.protocol === 'https:' ? https : http;
-    // agent false by default: one fresh connection per upload, never a pooled socket the worker closed.
-    const req = mod.request(url, { method: opts.method, headers: opts.headers, agent: opts.agent ?? false });
+    // agent false by default: one fresh connection per attempt, never a pooled socket the worker closed.
+    // "Connection: keep-alive" all the same: on "close" a server that answers early (503, 401, bad row)
+    // closes the socket after its answer, and our next write can then fail (EPIPE) before the answer is
+    // read. With keep-alive it keeps reading; we read the answer and close the socket ourselves.
+    const req = mod.request(url, {
+      method: opts.method,
+      headers: { Connection: 'keep-alive', ...opts.headers },
+      agent: opts.agent ?? false,
+    });
     let settled = false;
     let responded = false;
     let wakeWriter: (() => void) | undefined;

@@ -271,6 +271,9 @@ async function attempts(plan: UploadPlan, opts: UploadCallOptions, t0: number): 
     }
     if (verdict.kind === 'done') {
       const b = verdict.reply.body as Record<string, unknown>;
+      // A 2xx that is not the worker's answer (e.g. a captive portal or a misrouted proxy).
+      if (!b || typeof b !== 'object' || typeof b.uploadId !== 'string' || typeof b.rows !== 'number')
+        throw new UploadRejectedError(verdict.reply.status, verdict.reply.body);
       const result: UploadResult = {
         uploadId: String(b.uploadId),
         table: typeof b.table === 'string' ? b.table : plan.table,

@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import { freePort } from '../../cli/local/free-port';
 import {
   describeTable,
+  uploadFile,
   uploadRows,
   UploadAbortedError,
   UploadRejectedError,
@@ -83,7 +84,8 @@ test('the worker is SIGKILLed mid-upload: the retry (spooled body, same key) sto
   const retries: RetryInfo[] = [];
   const result = await uploadRows(s.url, s.token, 'tm_entries', uniqueTmRows(N), {
     columns: TM_COLUMNS,
-    retry: { maxAttempts: 12, baseDelayMs: 200, maxDelayMs: 2000 },
+    // Generous: a restarted worker can take long to start on a busy machine.
+    retry: { maxAttempts: 100, baseDelayMs: 100, maxDelayMs: 1000 },
     progressIntervalMs: 0,
     onRetry: (r) => retries.push(r),
     onProgress: (p) => {
@@ -94,7 +96,6 @@ test('the worker is SIGKILLed mid-upload: the retry (spooled body, same key) sto
     },
   });
   await restart;
-  console.log('kill test', JSON.stringify({ killedAt, retries, durationMs: result.durationMs }));
   expect(killedAt).toBeGreaterThan(0);
   expect(killedAt).toBeLessThan(N); // the kill came while rows were still streaming
   expect(result.attempts).toBeGreaterThanOrEqual(2);
@@ -220,6 +221,12 @@ test('wrong token, unknown table: UploadRejectedError with the status and body',
   expect(bad).toBeInstanceOf(UploadRejectedError);
   expect(bad).toMatchObject({ status: 401, code: 'unauthorized' });
   expect(bad.message).not.toContain(s.token);
+  // Answered while a large body is still streaming: the 401 is read, not lost to a write error.
+  const streaming = await uploadRows(s.url, 'not-the-token', 'tm_entries', uniqueTmRows(300_000), {
+    schema: { columns: TM_COLUMNS.map((name) => ({ name, type: name === 'tm_id' ? 'bigint' : 'text' })) },
+    columns: TM_COLUMNS,
+  }).catch((e) => e);
+  expect(streaming).toMatchObject({ status: 401, code: 'unauthorized' });
   const unknown = await describeTable(s.url, s.token, 'pg_authid').catch((e) => e);
   expect(unknown).toMatchObject({ status: 404, code: 'unknown_table' });
 });
@@ -273,4 +280,76 @@ test('503 at the per-token concurrency limit: retried after Retry-After with the
   expect(result.attempts).toBe(retries.length + 1);
   expect(blocked.map((b) => b.rows)).toEqual([50, 50, 50, 50]);
   expect(await tmCounts(s)).toEqual({ rows: 1200, distinct: 1200 });
+});
+
+describe('uploadFile', () => {
+  const rows: [number, string, string, string | null][] = [
+    [1, 'Say "hi", please', 'Sag „hallo“, bitte', 'ana'],
+    [2, 'two\nlines\tand a tab', 'C:\\Users\\path 🙂', null],
+    [3, '', 'مرحبا', 'bo'],
+  ];
+  const csvField = (v: string | null) => (v === null ? '' : `"${v.replace(/"/g, '""')}"`);
+  const tsvField = (v: string | null) =>
+    v === null ? '\\N' : v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\t/g, '\\t');
+  const text = {
+    csv:
+      'tm_id,source,target,created_by\n' +
+      rows
+        .map((r) => [String(r[0]), ...r.slice(1).map((v) => csvField(v as string | null))].join(','))
+        .join('\n') +
+      '\n',
+    tsv:
+      'tm_id\tsource\ttarget\tcreated_by\n' +
+      rows
+        .map((r) => [String(r[0]), ...r.slice(1).map((v) => tsvField(v as string | null))].join('\t'))
+        .join('\n') +
+      '\n',
+    ndjson:
+      rows
+        .map((r) => JSON.stringify({ tm_id: r[0], source: r[1], target: r[2], created_by: r[3] }))
+        .join('\n') + '\n',
+  };
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdk-files-'));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test.each([
+    ['csv', 'local'],
+    ['csv', 'server'],
+    ['ndjson', 'local'],
+    ['ndjson', 'server'],
+    ['tsv', 'server'],
+  ] as const)('%s, parsed on the %s side: the same values stored', async (format, parse) => {
+    const file = path.join(dir, `rows.${format}`);
+    fs.writeFileSync(file, text[format]);
+    const result = await uploadFile(s.url, s.token, 'tm_entries', file, { parse });
+    expect(result.rows).toBe(3);
+    const stored = await s.sql<{ tm_id: number; source: string; target: string; created_by: string | null }>(
+      'SELECT tm_id::int, source, target, created_by FROM tm_entries ORDER BY tm_id',
+    );
+    expect(stored.map((r) => [r.tm_id, r.source, r.target, r.created_by])).toEqual(rows);
+  });
+
+  test('a CSV file re-opened on retry after the worker is killed mid-upload: stored once', async () => {
+    const file = path.join(dir, 'big.csv');
+    const out = fs.createWriteStream(file);
+    out.write('tm_id,source,target,created_by\n');
+    for (const r of uniqueTmRows(200_000)) out.write(`${r[0]},"${r[1]}","${r[2]}",${r[3] ?? ''}\n`);
+    await new Promise((resolve) => out.end(resolve));
+    let restart: Promise<void> | undefined;
+    const result = await uploadFile(s.url, s.token, 'tm_entries', file, {
+      // Generous: a restarted worker can take long to start on a busy machine.
+      retry: { maxAttempts: 100, baseDelayMs: 100, maxDelayMs: 1000 },
+      progressIntervalMs: 0,
+      onProgress: (p) => {
+        if (!restart && p.attempt === 1 && p.rows >= 40_000) restart = s.stack.restartWorker('kill');
+      },
+    });
+    await restart;
+    expect(restart).toBeDefined();
+    expect(result.attempts).toBeGreaterThanOrEqual(2);
+    expect(await tmCounts(s)).toEqual({ rows: 200_000, distinct: 200_000 });
+  });
 });
