@@ -1,4 +1,4 @@
-// Child process of memory.test.ts: uploads N generated rows with uploadRows (a generator, so the body is
+// Child process of million-rows.test.ts: uploads N generated rows with uploadRows (a generator, so the body is
 // spooled while sent) and prints its peak RSS. Endpoint and token come from the environment.
 import fs from 'node:fs';
 import { uploadRows } from '../../ingest/client';

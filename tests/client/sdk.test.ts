@@ -64,19 +64,6 @@ test('describeTable answers the writable columns of tm_entries with their types'
   ]);
 });
 
-test('1M rows through the SDK (a generator: spooled while sent): exactly 1M rows stored, none twice', async () => {
-  const N = 1_000_000;
-  const t0 = performance.now();
-  const result = await uploadRows(s.url, s.token, 'tm_entries', uniqueTmRows(N), { columns: TM_COLUMNS });
-  const seconds = (performance.now() - t0) / 1000;
-  console.log(
-    `SDK upload of 1M TM rows: ${seconds.toFixed(2)} s, ${Math.round(N / seconds)} rows/s, ` +
-      `${(result.bytes / 1024 ** 2).toFixed(1)} MiB pgcopy body`,
-  );
-  expect(result).toMatchObject({ table: 'tm_entries', rows: N, replayed: false, attempts: 1 });
-  expect(await tmCounts(s)).toEqual({ rows: N, distinct: N });
-});
-
 test('the worker is SIGKILLed mid-upload: the retry (spooled body, same key) stores each row exactly once', async () => {
   const N = 300_000;
   let killedAt = -1;
