@@ -8,6 +8,7 @@ export {
   WORK_MEM_FACTOR,
   BACKEND_OVERHEAD_MIB,
   ADMIN_CONNECTION_MARGIN,
+  INGEST_OPS_CONNECTIONS,
 } from './tune';
 export { render, renderedFile } from './render';
 export {

@@ -23,6 +23,8 @@ export const WORK_MEM_FACTOR = 3;
 export const BACKEND_OVERHEAD_MIB = 10;
 /** Superuser-reserved slots, replication, monitoring and a psql for the operator. */
 export const ADMIN_CONNECTION_MARGIN = 10;
+/** The ingest worker's second pool (progress lookups, /readyz, catalog), beside one connection per upload. */
+export const INGEST_OPS_CONNECTIONS = 2;
 
 const t = <T>(value: T, reason: string): Tuned<T> => ({ value, reason });
 const mb = (value: number, reason: string): PgParam => ({ value: Math.floor(value), unit: 'MB', reason });
@@ -40,7 +42,9 @@ export function tune(tier: Tier, options: TuneOptions = {}): Settings {
   const fastDisk = disk !== 'hdd';
 
   // --- Connection budget: derived from PgBouncer's server pools, never from the client count.
-  const ingestPool = users; // one COPY backend per concurrent uploader: nobody queues behind another upload
+  // One COPY backend per concurrent uploader (nobody queues behind another upload), plus the worker's ops
+  // connections: with every uploader busy, readiness and progress lookups must not wait behind the COPYs.
+  const ingestPool = users + INGEST_OPS_CONNECTIONS;
   const appPool = Math.max(10, 4 * cores);
   const appReserve = Math.max(2, Math.ceil(appPool / 4));
   const maxConnections = appPool + appReserve + ingestPool + ADMIN_CONNECTION_MARGIN;
@@ -241,7 +245,7 @@ export function tune(tier: Tier, options: TuneOptions = {}): Settings {
       poolMode: 'transaction',
       poolSize: t(
         ingestPool,
-        `one server connection per concurrent uploader (${users}): a COPY holds its connection for the whole upload`,
+        `one server connection per concurrent uploader (${users}), a COPY holds it for the whole upload, + ${INGEST_OPS_CONNECTIONS} for the worker's readiness and progress queries`,
       ),
       reservePool: t(0, 'the worker caps concurrent uploads at the pool size, so no reserve is ever used'),
       minPoolSize: t(0, 'uploads come in bursts; connecting costs ms against uploads of seconds'),
@@ -291,13 +295,16 @@ export function tune(tier: Tier, options: TuneOptions = {}): Settings {
 
   // --- The ingest worker (same numbers as the pools above).
   const ingest: IngestSettings = {
-    dbPoolSize: t(ingestPool, 'equals the PgBouncer ingest pool: one connection per concurrent upload'),
-    maxConcurrentUploads: t(
+    dbPoolSize: t(
       ingestPool,
-      'above the pool size an upload would wait for a connection: answer 503 instead',
+      'equals the PgBouncer ingest pool; uploads use at most maxConcurrentUploads of it, the ops pool the rest',
+    ),
+    maxConcurrentUploads: t(
+      users,
+      'one per concurrent uploader; above it an upload would wait for a connection: answer 503 instead',
     ),
     maxConcurrentUploadsPerToken: t(
-      Math.max(1, Math.ceil(ingestPool / 2)),
+      Math.max(1, Math.ceil(users / 2)),
       'one token (one user) cannot take more than half of the pool',
     ),
     maxBodyBytes: t(2 * 1024 ** 3, '2 GiB: 10M rows of 200 B; bigger imports are split into several uploads'),

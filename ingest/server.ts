@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Pool } from 'pg';
 import type { DestinationStream, Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { INGEST_OPS_CONNECTIONS } from '../config-templates/tune';
 import { TokenVerifier, canWrite, type AuthToken } from './auth';
 import { loadCatalog, type CatalogTable } from './catalog';
 import type { IngestConfig } from './config';
@@ -91,10 +92,11 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
       keepAlive: true,
       application_name: 'powerhouse-ingest',
     });
-  // Progress lookups, readiness and the catalog must not queue behind long COPYs holding the upload pool.
+  // Progress lookups, readiness and the catalog must not queue behind long COPYs holding the upload pool
+  // (the tier's PgBouncer ingest pool has INGEST_OPS_CONNECTIONS server connections beyond the uploads).
   const opsPool = new Pool({
     connectionString: config.databaseUrl,
-    max: 2,
+    max: INGEST_OPS_CONNECTIONS,
     connectionTimeoutMillis: POOL_CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: 10_000,
     application_name: 'powerhouse-ingest-ops',
