@@ -5,8 +5,11 @@
 // Column set: ?columns= if given, else the keys of the first object, in its order. A later row may leave a
 // key out (-> NULL: COPY cannot apply a column DEFAULT per row) but may not bring a key outside the set
 // (RowError naming the key; the first row's unknown keys are a BadRequestError instead). JSON null is SQL
-// NULL, also for json/jsonb columns. Blank (whitespace-only) lines are skipped and not counted: rows are
-// numbered by objects, and messages add the line number when it differs. CRLF works (CR is JSON space).
+// NULL, also for json/jsonb columns (whose other values, strings included, are stored as the JSON value);
+// numbers and true/false go into text-like columns as their JSON text, arrays into array columns as
+// array literals; objects only into json/jsonb. Blank (whitespace-only) lines are skipped and not
+// counted: rows are numbered by objects, and messages add the line number when it differs. CRLF works
+// (CR is JSON whitespace).
 import { type ColumnInfo, columnProblem, resolveColumns } from './columns';
 import { TypeKind, typeKind } from './column-types';
 import { CopyWriter } from './copy-writer';
@@ -271,7 +274,7 @@ export class NdjsonReader implements FormatReader {
     if (slot === undefined) {
       const problem =
         columnProblem(this.ctx.sel, name) ??
-        `key ${quoteForMessage(name)} is not among this upload's columns (${this.cols!.map((c) => c.name).join(', ')}), which the first object fixed; pass ?columns= to name them all`;
+        `key ${quoteForMessage(name)} is not among this upload's columns (${this.cols!.map((c) => c.name).join(', ')}), ${this.ctx.requested ? 'which ?columns= fixed' : 'which the first object fixed; pass ?columns= to name them all'}`;
       throw new RowError(row, name, `${this.where(row)}: ${problem}`);
     }
     if (pos < this.n) this.expect[pos] = slot;
