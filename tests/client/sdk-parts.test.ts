@@ -6,7 +6,9 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { SpooledSource } from '../../ingest/client/body-source';
 import { BodySpool, type BodyChunk } from '../../ingest/client/body-spool';
-import { UploadRejectedError, UploadRowError } from '../../ingest/client/errors';
+import { freePort } from '../../cli/local/free-port';
+import { uploadRows } from '../../ingest/client';
+import { UploadRejectedError, UploadRowError, UploadUnavailableError } from '../../ingest/client/errors';
 import { lineOfRow } from '../../ingest/client/file-row-line';
 import { DEFAULT_RETRY, parseRetryAfter, retryDelayMs } from '../../ingest/client/retry-policy';
 import { endpointUrl, judgeReply } from '../../ingest/client/send-upload';
@@ -117,6 +119,26 @@ describe('spooled body', () => {
     expect(fs.readdirSync(parent)).toEqual([]);
     fs.rmSync(parent, { recursive: true });
   });
+});
+
+test("replay: 'none' on a one-shot source: no second attempt once rows were read, and the error says why", async () => {
+  const url = `http://127.0.0.1:${await freePort()}`;
+  const rows = (function* () {
+    for (let i = 0; i < 10; i++) yield [i, 'a'];
+  })();
+  const err = await uploadRows(url, 'token', 't', rows, {
+    schema: {
+      columns: [
+        { name: 'n', type: 'bigint' },
+        { name: 's', type: 'text' },
+      ],
+    },
+    replay: 'none',
+    retry: { maxAttempts: 5, baseDelayMs: 1 },
+  }).catch((e) => e);
+  expect(err).toBeInstanceOf(UploadUnavailableError);
+  expect(err.attempts).toBe(1);
+  expect(err.message).toMatch(/could be read only once and spooling was turned off/);
 });
 
 describe('file line of a data row', () => {
