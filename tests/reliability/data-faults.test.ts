@@ -18,9 +18,9 @@ import {
   upload,
   type Format,
 } from './http-client';
-import { countFile, fileRowsNdjson } from './file-rows';
+import { countFile, fileRowsBody, fileRowsNdjson } from './file-rows';
 import { startLiveStack, type LiveStack } from './live-stack';
-import { PGCOPY_HEAD, PGCOPY_TRAILER } from './row-formats';
+import { PGCOPY_TRAILER } from './row-formats';
 
 // Generous: the machine may be shared; no assertion depends on time.
 jest.setTimeout(180_000);
@@ -96,45 +96,7 @@ describe('a client that vanishes mid-request', () => {
     await live.waitQuiet();
   }
 
-  function body(format: Format, fileId: number): { pieces: Buffer[]; columns?: string } {
-    const ndjson = fileRowsNdjson(fileId, 3000, 1, 300).map((p) => Buffer.from(p));
-    if (format === 'ndjson') return { pieces: ndjson };
-    if (format === 'csv') {
-      const lines = Array.from(
-        { length: 3000 },
-        (_, i) => `${fileId},${i + 1},"row ""${i}"", with comma"\r\n`,
-      );
-      const pieces: Buffer[] = [Buffer.from('file_id,row_num,source\r\n')];
-      for (let i = 0; i < lines.length; i += 300) pieces.push(Buffer.from(lines.slice(i, i + 300).join('')));
-      return { pieces };
-    }
-    if (format === 'tsv') {
-      const pieces: Buffer[] = [];
-      for (let i = 0; i < 3000; i += 300)
-        pieces.push(
-          Buffer.from(
-            Array.from({ length: 300 }, (_, j) => `${fileId}\t${i + j + 1}\tline\\twith escapes\\n\n`).join(
-              '',
-            ),
-          ),
-        );
-      return { pieces, columns: 'file_id,row_num,source' };
-    }
-    const tuple = (row: number) => {
-      const b = Buffer.alloc(2 + 4 + 8 + 4 + 4);
-      b.writeInt16BE(2, 0);
-      b.writeInt32BE(8, 2);
-      b.writeBigInt64BE(BigInt(fileId), 6);
-      b.writeInt32BE(4, 14);
-      b.writeInt32BE(row, 18);
-      return b;
-    };
-    const pieces: Buffer[] = [PGCOPY_HEAD];
-    for (let i = 0; i < 3000; i += 300)
-      pieces.push(Buffer.concat(Array.from({ length: 300 }, (_, j) => tuple(i + j + 1))));
-    pieces.push(PGCOPY_TRAILER);
-    return { pieces, columns: 'file_id,row_num' };
-  }
+  const body = (format: Format, fileId: number) => fileRowsBody(format, fileId, 3000);
 
   /** Sends the raw request up to `cut` bytes and vanishes; then nothing may be stored or left busy. */
   async function vanishAt(point: string, format: Format, cut: (raw: Buffer, head: Buffer) => number) {

@@ -1,6 +1,7 @@
 // file_rows bodies for fault tests, and the questions asked of the table afterwards.
 import type { LiveStack } from './live-stack';
-import { openUpload, type OpenUpload, type UploadOptions } from './http-client';
+import { openUpload, type Format, type OpenUpload, type UploadOptions } from './http-client';
+import { PGCOPY_HEAD, PGCOPY_TRAILER } from './row-formats';
 
 /** NDJSON rows row_num = from … from+n-1 of one file_id, ~120 bytes each, in pieces of `perPiece` rows. */
 export function fileRowsNdjson(fileId: number, n: number, from = 1, perPiece = 250): string[] {
@@ -22,6 +23,56 @@ export function fileRowsNdjson(fileId: number, n: number, from = 1, perPiece = 2
   }
   if (piece) pieces.push(piece);
   return pieces;
+}
+
+/**
+ * `n` rows (row_num 1…n) of one file in any format, in pieces of `perPiece` rows (the first piece of CSV is
+ * its header, of pgcopy its signature; the last of pgcopy its trailer). Same arguments, same bytes: a retry
+ * with the same Idempotency-Key sends the same body.
+ */
+export function fileRowsBody(
+  format: Format,
+  fileId: number,
+  n: number,
+  perPiece = 300,
+): { pieces: Buffer[]; columns?: string } {
+  const chunked = (line: (row: number) => string | Buffer): Buffer[] => {
+    const pieces: Buffer[] = [];
+    for (let i = 1; i <= n; i += perPiece) {
+      const rows: (string | Buffer)[] = [];
+      for (let r = i; r < Math.min(n + 1, i + perPiece); r++) rows.push(line(r));
+      pieces.push(Buffer.concat(rows.map((x) => (typeof x === 'string' ? Buffer.from(x, 'utf8') : x))));
+    }
+    return pieces;
+  };
+  switch (format) {
+    case 'ndjson':
+      return { pieces: fileRowsNdjson(fileId, n, 1, perPiece).map((p) => Buffer.from(p, 'utf8')) };
+    case 'csv':
+      return {
+        pieces: [
+          Buffer.from('file_id,row_num,source,target\r\n'),
+          ...chunked((r) => `${fileId},${r},"row ""${r}"", with comma","ünïcödé ${r}"\r\n`),
+        ],
+      };
+    case 'tsv':
+      return {
+        pieces: chunked((r) => `${fileId}\t${r}\tline\\twith escapes\\n${r}\t\\N\n`),
+        columns: 'file_id,row_num,source,target',
+      };
+    case 'pgcopy': {
+      const tuple = (r: number) => {
+        const b = Buffer.alloc(2 + 4 + 8 + 4 + 4);
+        b.writeInt16BE(2, 0);
+        b.writeInt32BE(8, 2);
+        b.writeBigInt64BE(BigInt(fileId), 6);
+        b.writeInt32BE(4, 14);
+        b.writeInt32BE(r, 18);
+        return b;
+      };
+      return { pieces: [PGCOPY_HEAD, ...chunked(tuple), PGCOPY_TRAILER], columns: 'file_id,row_num' };
+    }
+  }
 }
 
 export interface RowCount {
