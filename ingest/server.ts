@@ -161,6 +161,10 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
   ): void {
     if (res.headersSent || res.destroyed) return;
     const extra: Record<string, string> = closing ? { Connection: 'close' } : {};
+    // An early answer (bad token, 503, bad row) while the client is still sending: keep the socket open so
+    // drainBody can read the rest. Closing it now (as `Connection: close` from the client would) leaves
+    // unread bytes in the kernel, which answers them with a reset that can destroy our response in flight.
+    if (!res.req.complete && !closing) res.shouldKeepAlive = true;
     res.writeHead(status, {
       'Content-Type': 'application/json; charset=utf-8',
       'Cache-Control': 'no-store',
@@ -340,6 +344,8 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
       columns: table.writable.map((c) => ({
         name: c.name,
         type: c.type,
+        // The base type's oid (domains resolved): lets a client pick the binary encoder for a domain column.
+        typeOid: c.typeOid,
         nullable: c.nullable,
         hasDefault: c.hasDefault,
       })),

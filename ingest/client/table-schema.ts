@@ -7,6 +7,8 @@ export interface SchemaColumn {
   name: string;
   /** PostgreSQL type as format_type() prints it: bigint, text, "timestamp with time zone", jsonb, uuid … */
   type: string;
+  /** Base type oid (domains resolved), when the worker says; 0 or absent: chosen by `type`. */
+  typeOid?: number;
   nullable?: boolean;
   hasDefault?: boolean;
 }
@@ -22,12 +24,12 @@ export class UploadInputError extends UploadError {
   override name = 'UploadInputError';
 }
 
-/** Encoder column descriptions. typeOid 0: the encoder picks by type name, as it does for format_type text. */
+/** Encoder column descriptions. typeOid 0 (a caller's own schema): the encoder picks by type name. */
 export function toColumnInfo(c: SchemaColumn): ColumnInfo {
   return {
     name: c.name,
     type: c.type,
-    typeOid: 0,
+    typeOid: c.typeOid ?? 0,
     nullable: c.nullable ?? true,
     hasDefault: c.hasDefault ?? false,
   };

@@ -262,11 +262,17 @@ describe('every format stores every value exactly', () => {
     expect(res.body).toEqual({
       table: 'tm_entries',
       columns: [
-        { name: 'tm_id', type: 'bigint', nullable: false, hasDefault: false },
-        { name: 'source', type: 'text', nullable: false, hasDefault: false },
-        { name: 'target', type: 'text', nullable: false, hasDefault: false },
-        { name: 'created_by', type: 'text', nullable: true, hasDefault: false },
-        { name: 'created_at', type: 'timestamp with time zone', nullable: false, hasDefault: true },
+        { name: 'tm_id', type: 'bigint', typeOid: 20, nullable: false, hasDefault: false },
+        { name: 'source', type: 'text', typeOid: 25, nullable: false, hasDefault: false },
+        { name: 'target', type: 'text', typeOid: 25, nullable: false, hasDefault: false },
+        { name: 'created_by', type: 'text', typeOid: 25, nullable: true, hasDefault: false },
+        {
+          name: 'created_at',
+          type: 'timestamp with time zone',
+          typeOid: 1184,
+          nullable: false,
+          hasDefault: true,
+        },
       ],
     });
     expect((await request(url, '/v1/tables/file_rows', { method: 'GET', token: TOKENS.tmOnly })).status).toBe(
