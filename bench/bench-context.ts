@@ -1,10 +1,14 @@
 // What every scenario needs: the running stack, a superuser connection for set-up and checks, the psql
 // baseline's connection, the data files, and a clean starting point before each measurement.
 import fs from 'node:fs';
+import path from 'node:path';
 import { Client } from 'pg';
 import type { LocalStack } from '../cli/local/stack';
-import { INGEST_POOL_DB, ROLES } from '../config-templates/names';
+import { ROLES } from '../config-templates/names';
+import { uploadFile } from './http-upload';
 import { connectionFromUrl, type PgConnection } from './psql-copy';
+import { encodeAll } from './row-encoders';
+import { TM_COLUMNS, tmRows } from './tm-rows';
 
 export interface BenchContext {
   stack: LocalStack;
@@ -17,22 +21,22 @@ export interface BenchContext {
   /** Short progress line on stderr. */
   log(message: string): void;
   /**
-   * Experiment: PgBouncer min_pool_size for the ingest entry during endpoint runs (0 = the tier's setting,
-   * which is 0: every endpoint run starts with no server connections, as after server_idle_timeout).
+   * Endpoint runs start warm (connections open after a burst of tiny uploads) instead of cold (no PgBouncer
+   * server connections, as after server_idle_timeout).
    */
-  warmPool: number;
+  warm: boolean;
 }
 
 export async function openContext(
   stack: LocalStack,
   filesDir: string,
   log: (m: string) => void,
-  warmPool = 0,
+  warm = false,
 ): Promise<BenchContext> {
   const admin = new Client({ connectionString: stack.superuserUrl, application_name: 'bench-admin' });
   admin.on('error', () => undefined);
   await admin.connect();
-  return { stack, admin, psqlConn: connectionFromUrl(stack.superuserUrl), filesDir, log, warmPool };
+  return { stack, admin, psqlConn: connectionFromUrl(stack.superuserUrl), filesDir, log, warm };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -61,36 +65,52 @@ export async function releaseIngestConnections(ctx: BenchContext): Promise<void>
   for (let i = 0; i < 100 && (await ingestBackends(ctx, 'idle')) > 0; i++) await sleep(50);
 }
 
-/** Rewrites min_pool_size of PgBouncer's ingest entry and reloads PgBouncer (SIGHUP). */
-export function setIngestMinPool(ctx: BenchContext, n: number): void {
-  const bouncer = ctx.stack.bouncer;
-  if (!bouncer) throw new Error('--warm-pool needs PgBouncer');
-  const ini = fs.readFileSync(bouncer.paths.iniFile, 'utf8');
-  const line = new RegExp(`^(${INGEST_POOL_DB}\\s*=.*\\bmin_pool_size=)\\d+`, 'm');
-  if (!line.test(ini)) throw new Error(`pgbouncer.ini has no min_pool_size on its ${INGEST_POOL_DB} line`);
-  bouncer.reload({ ini: ini.replace(line, `$1${n}`) });
-}
-
 /** Before a psql baseline: no PgBouncer server connections holding PostgreSQL's slots. */
 export async function beforePsqlRun(ctx: BenchContext): Promise<void> {
-  if (ctx.warmPool > 0) setIngestMinPool(ctx, 0);
   await releaseIngestConnections(ctx);
 }
 
-/** Before an endpoint run: a cold ingest pool, or (experiment) one PgBouncer has filled to warmPool. */
-export async function beforeEndpointRun(ctx: BenchContext): Promise<void> {
+/**
+ * Before an endpoint run: a cold start (no PgBouncer server connections, as after server_idle_timeout), or
+ * with --warm N open PgBouncer server connections and N pooled connections in the worker, as right after a
+ * burst of N uploads.
+ */
+export async function beforeEndpointRun(ctx: BenchContext, users = 1): Promise<void> {
   await releaseIngestConnections(ctx);
-  if (ctx.warmPool === 0) return;
-  setIngestMinPool(ctx, ctx.warmPool);
-  // PgBouncer opens one server connection at a time per pool, from its janitor (about once a second).
-  const deadline = Date.now() + 120_000;
-  while ((await ingestBackends(ctx)) < ctx.warmPool) {
-    if (Date.now() > deadline)
-      throw new Error(`PgBouncer did not open ${ctx.warmPool} ingest server connections within 120 s`);
-    await sleep(200);
-  }
+  if (!ctx.warm) return;
+  // PgBouncer's server connections: N transactions open at once through the ingest entry make it open N
+  // (tiny uploads alone would reuse a few). They stay idle in PgBouncer for server_idle_timeout.
+  const holders = await Promise.all(
+    Array.from({ length: users }, async () => {
+      const c = new Client({ connectionString: ctx.stack.ingestDsn, application_name: 'bench-warm-up' });
+      c.on('error', () => undefined);
+      await c.connect();
+      await c.query('BEGIN');
+      await c.query('SELECT 1');
+      return c;
+    }),
+  );
+  await Promise.all(holders.map(async (c) => c.query('COMMIT').finally(() => c.end())));
+  // The worker's pooled connections: one upload per user at once opens N of them (idle for 30 s).
+  const tokens = users === 1 ? [ctx.stack.token] : ctx.stack.tokens.slice(0, users);
+  const results = await Promise.all(
+    tokens.map((token, i) => {
+      const file = path.join(ctx.filesDir, `warm-up-${i + 1}.pgcopy`);
+      if (!fs.existsSync(file)) fs.writeFileSync(file, encodeAll('pgcopy', tmRows(1, 1, i + 1)));
+      return uploadFile({
+        baseUrl: ctx.stack.ingestUrl,
+        token,
+        table: 'tm_entries',
+        format: 'pgcopy',
+        file,
+        columns: TM_COLUMNS,
+        idempotencyKey: `bench-warm-up-${Date.now().toString(36)}-${i}`,
+      });
+    }),
+  );
+  const bad = results.find((r) => !r.ok);
+  if (bad) throw new Error(`warm-up upload failed: ${bad.error}`);
 }
-
 /** DDL of tm_entries (INGEST-API.md), for the per-method tables. */
 export function tmTableDdl(qualified: string, indexName: string): string {
   return `CREATE TABLE ${qualified} (

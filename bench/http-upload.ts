@@ -88,6 +88,8 @@ export async function uploadFile(o: UploadOptions): Promise<UploadResult> {
         connectionError: true,
       }),
     );
+    // Headers go out now, not with the first file chunk: the upload starts when the request does.
+    req.flushHeaders();
     const file = fs.createReadStream(o.file, { highWaterMark: 256 * 1024 });
     file.on('error', (err) => req.destroy(err));
     file.pipe(req);

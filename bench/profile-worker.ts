@@ -12,7 +12,7 @@ import type { ProfileSummary } from './report-types';
 import type { RowFileSet } from './row-files';
 import type { RowFormat } from './row-encoders';
 import { TABLE } from './scenario-endpoint';
-import { beforeEndpointRun, resetTable } from './bench-context';
+import { releaseIngestConnections, resetTable } from './bench-context';
 import { TM_COLUMNS } from './tm-rows';
 
 export interface ProfileInput {
@@ -140,7 +140,7 @@ export async function profileWorker(ctx: BenchContext, input: ProfileInput): Pro
   const out: ProfileSummary[] = [];
   for (const s of scenarios) {
     const dir = path.join(profRoot, `${stamp}-${s.id}`);
-    await beforeEndpointRun(ctx);
+    await releaseIngestConnections(ctx); // cold start, whatever --warm says: the warm-up would reach the other worker
     await resetTable(ctx, `public.${TABLE}`);
     ctx.log(`profiling the worker: ${s.label}`);
     const w = await startProfiledWorker(configFile, dir, path.join(input.workDir, `profile-${s.id}.log`));

@@ -44,7 +44,7 @@ function concurrentTable(c: ConcurrentResult): string {
     [
       'side',
       'aggregate rows/s',
-      'wall s',
+      'wall s (mean)',
       'per upload s p50 / p95 / max',
       'first byte accepted ms p50 / p95 / max',
       'errors / refused',
@@ -164,7 +164,9 @@ export function renderMarkdown(r: BenchReport, chartFile: string): string {
     const c = r.concurrent;
     out.push(`## ${c.users} users uploading at once (${n0(c.rowsPerUpload)} rows each, ${c.format})`);
     out.push('');
-    out.push(`Endpoint aggregate ÷ psql aggregate: **${ratio(c.ratio)}**.`);
+    out.push(
+      `Endpoint aggregate ÷ psql aggregate: **${ratio(c.ratio)}**, over ${c.runs} run${c.runs === 1 ? '' : 's'} per side in ABBA order (rows/s per run, endpoint: ${c.endpoint.runRowsPerSec.map(n0).join(', ')}; psql: ${c.psql.runRowsPerSec.map(n0).join(', ')}); per-upload figures pool every run.`,
+    );
     out.push('');
     out.push(concurrentTable(c));
     out.push('');

@@ -29,8 +29,11 @@ export interface SingleUploadResult extends Throughput {
 }
 
 export interface ConcurrentSide {
-  /** All rows ÷ (first start → last finish). */
+  /** All rows ÷ the sum over runs of (first start → last finish). */
   aggregateRowsPerSec: number;
+  /** The same for each run, in the order they ran. */
+  runRowsPerSec: number[];
+  /** Mean over runs of first start → last finish. */
   wallMs: number;
   perUploadMs: Summary;
   /** Endpoint only: request start → first body byte taken by the worker. */
@@ -46,6 +49,8 @@ export interface ConcurrentResult {
   users: number;
   rowsPerUpload: number;
   format: string;
+  /** Runs per side (ABBA order); per-upload figures pool all runs. */
+  runs: number;
   endpoint: ConcurrentSide;
   psql: ConcurrentSide;
   /** endpoint aggregate ÷ psql aggregate. */

@@ -44,7 +44,9 @@ interface BenchFlags extends TierFlags {
   dataDir?: string;
   keep: boolean;
   profile: boolean;
-  warmPool: number;
+  warm: boolean;
+  repeat: number;
+  tag?: string;
   logLevel: string;
 }
 
@@ -121,11 +123,17 @@ function parseFlags(argv: string[]): BenchFlags {
       false,
     )
     .option(
-      '--warm-pool <n>',
-      "experiment: PgBouncer min_pool_size for the ingest entry during endpoint runs (0: the tier's)",
-      (t: string) => (t === '0' ? 0 : positiveInt('--warm-pool')(t)),
-      0,
+      '--repeat <n>',
+      'runs per side of each concurrent scenario, in ABBA order (endpoint, psql, psql, endpoint)',
+      positiveInt('--repeat'),
+      2,
     )
+    .option(
+      '--warm',
+      'start endpoint runs with open connections (after a burst of one-row uploads) instead of cold',
+      false,
+    )
+    .option('--tag <name>', 'name the report files <date>-<host>-<name> and latest-<name> (experiments)')
     .option('--log-level <level>', "the worker's log level", 'info');
   addTierOptions(cmd);
   cmd.exitOverride();
@@ -239,7 +247,7 @@ async function main(): Promise<number> {
     }
     stack = await starting;
     log('stack ready');
-    const ctx: BenchContext = await openContext(stack, filesDir, log, flags.warmPool);
+    const ctx: BenchContext = await openContext(stack, filesDir, log, flags.warm);
     const pgVersion = (await ctx.admin.query<{ v: string }>('SELECT version() AS v')).rows[0].v;
     const machine = describeMachine(workDir, {
       postgres: pgVersion,
@@ -288,7 +296,15 @@ async function main(): Promise<number> {
     }
     for (const n of concurrentN) {
       await guard(`${n} concurrent uploads`, async () => {
-        scaling.push(await runConcurrent(ctx, { users: n, userFiles, format: flags.format, runId }));
+        scaling.push(
+          await runConcurrent(ctx, {
+            users: n,
+            userFiles,
+            format: flags.format,
+            runId,
+            repeat: flags.repeat,
+          }),
+        );
       });
     }
     const concurrent = scaling.find((s) => s.users === users) ?? null;
@@ -315,9 +331,9 @@ async function main(): Promise<number> {
     notes.push(
       `Rows: deterministic generator (seed ${flags.seed}), ~${Math.round((singleFiles.tsv?.bytes ?? userFiles[0]?.tsv?.bytes ?? 0) / Math.max(1, singleFiles.tsv?.rows ?? userFiles[0]?.tsv?.rows ?? 1))} bytes per row as COPY text; tm_id, source, target (German, French, Spanish, Polish, Japanese, Arabic, some emoji), created_by (1% NULL); ~2% of rows carry quotes, tabs, newlines or backslashes.`,
       'Every measurement starts from an empty table (a new table per method; TRUNCATE of tm_entries for uploads) after a CHECKPOINT, and ends with a row count check.',
-      flags.warmPool
-        ? `Experiment (--warm-pool ${flags.warmPool}): before each endpoint run PgBouncer's ingest entry had min_pool_size = ${flags.warmPool} and the run waited until that many server connections were open; before each psql run it was set back to 0 and the idle server connections closed, so the N direct psql sessions fit in max_connections.`
-        : "Endpoint runs start cold, as after PgBouncer's server_idle_timeout: the idle server connections of the ingest pool are closed before every measurement (this also frees PostgreSQL's connection slots for N direct psql sessions). PgBouncer opens server connections one at a time per pool, so N simultaneous uploads on a cold pool wait for up to N sequential logins.",
+      flags.warm
+        ? "Warm start (--warm): right before each endpoint run, each of the N users uploaded one row, so PgBouncer's server connections and the worker's pooled connections were open (as when users uploaded a moment ago); the table was emptied after that. Before each psql run the idle PgBouncer server connections were closed so the N direct psql sessions fit in max_connections."
+        : "Cold start: before every measurement the idle server connections of PgBouncer's ingest pool are closed (as after server_idle_timeout; this also frees PostgreSQL's connection slots for N direct psql sessions). PgBouncer opens server connections one at a time per pool, so N simultaneous uploads on a cold pool wait for up to N sequential logins; --warm measures the same with connections open.",
       "psql \\copy is the baseline: PostgreSQL's own client, COPY text format, connected directly to PostgreSQL (no PgBouncer, no worker), timed from process start to exit.",
       "Endpoint uploads: node:http streaming the file (256 KiB reads, Content-Length, Idempotency-Key), through the worker and PgBouncer's ingest pool, timed from request start to the 201 response (after COMMIT).",
       'MB/s counts the rows in COPY text form for every method, so MB/s ratios equal rows/s ratios; "body MB" is what the endpoint received.',
@@ -347,9 +363,7 @@ async function main(): Promise<number> {
         'PostgreSQL synchronous_commit': String(s.postgres.synchronous_commit.value),
         'PostgreSQL wal_compression': String(s.postgres.wal_compression.value),
         'PgBouncer ingest pool': `${s.pgbouncer.ingest.poolSize.value} (${s.pgbouncer.ingest.poolMode})`,
-        'PgBouncer ingest min_pool_size': flags.warmPool
-          ? `${flags.warmPool} (experiment, --warm-pool; the tier says ${s.pgbouncer.ingest.minPoolSize.value})`
-          : s.pgbouncer.ingest.minPoolSize.value,
+        'PgBouncer ingest min_pool_size': s.pgbouncer.ingest.minPoolSize.value,
         'worker concurrent uploads (per token)': `${s.ingest.maxConcurrentUploads.value} (${s.ingest.maxConcurrentUploadsPerToken.value})`,
         'worker COPY chunk': `${s.ingest.copyChunkBytes.value} bytes`,
       },
@@ -368,7 +382,7 @@ async function main(): Promise<number> {
       notes,
     };
     const report: BenchReport = { ...partial, targets: evaluateTargets(partial) };
-    writeReports(report, flags.out, log);
+    writeReports(report, flags.out, log, flags.tag);
     for (const t of report.targets)
       log(`${t.pass === null ? 'n/a ' : t.pass ? 'pass' : 'MISS'}  ${t.what}: ${t.measured} (${t.target})`);
   } finally {
@@ -377,17 +391,27 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-export function writeReports(report: BenchReport, outDir: string, log: (m: string) => void): void {
+/**
+ * Writes <date>-<host>[-<tag>].{md,json,svg} and latest[-<tag>].{md,json,svg}: a tagged run (an experiment)
+ * never replaces the untagged latest report.
+ */
+export function writeReports(
+  report: BenchReport,
+  outDir: string,
+  log: (m: string) => void,
+  tag?: string,
+): void {
   fs.mkdirSync(outDir, { recursive: true });
-  const base = `${stamp(new Date(report.startedAt))}-${report.machine.host.replace(/[^A-Za-z0-9.-]/g, '_')}`;
+  const suffix = tag ? `-${tag.replace(/[^A-Za-z0-9.-]/g, '_')}` : '';
+  const base = `${stamp(new Date(report.startedAt))}-${report.machine.host.replace(/[^A-Za-z0-9.-]/g, '_')}${suffix}`;
   const svg = renderChart(report);
   const json = `${JSON.stringify(report, null, 2)}\n`;
-  for (const name of [base, 'latest']) {
+  for (const name of [base, `latest${suffix}`]) {
     fs.writeFileSync(path.join(outDir, `${name}.svg`), svg);
     fs.writeFileSync(path.join(outDir, `${name}.json`), json);
     fs.writeFileSync(path.join(outDir, `${name}.md`), renderMarkdown(report, `${name}.svg`));
   }
-  log(`report: ${path.join(outDir, `${base}.md`)} (and latest.md, .json, .svg)`);
+  log(`report: ${path.join(outDir, `${base}.md`)} (and latest${suffix}.md, .json, .svg)`);
 }
 
 if (require.main === module) {

@@ -190,3 +190,26 @@ export class ScenarioSampler {
     };
   }
 }
+
+/** One summary of several runs of the same scenario: peaks are maxima, wait-event shares re-weighted. */
+export function mergeSamples(all: readonly SampleSummary[]): SampleSummary {
+  const peak = (pick: (s: SampleSummary) => number | null): number | null => {
+    const v = all.map(pick).filter((x): x is number => x !== null);
+    return v.length ? Math.max(...v) : null;
+  };
+  const events = new Map<string, number>();
+  for (const s of all)
+    for (const e of s.waitEvents) events.set(e.event, (events.get(e.event) ?? 0) + e.samples);
+  const total = [...events.values()].reduce((a, b) => a + b, 0);
+  return {
+    samples: all.reduce((a, s) => a + s.samples, 0),
+    workerPeakRssMiB: peak((s) => s.workerPeakRssMiB),
+    peakPgConnections: peak((s) => s.peakPgConnections) ?? 0,
+    peakCopies: peak((s) => s.peakCopies) ?? 0,
+    bouncerMaxWaitMs: peak((s) => s.bouncerMaxWaitMs),
+    bouncerMaxClientsWaiting: peak((s) => s.bouncerMaxClientsWaiting),
+    waitEvents: [...events.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([event, samples]) => ({ event, samples, share: total ? samples / total : 0 })),
+  };
+}

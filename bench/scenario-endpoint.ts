@@ -7,7 +7,7 @@ import { psqlCopy } from './psql-copy';
 import type { ConcurrentResult, ConcurrentSide, MethodResult, SingleUploadResult } from './report-types';
 import type { RowFileSet, RowFile } from './row-files';
 import type { RowFormat } from './row-encoders';
-import { ScenarioSampler } from './samplers';
+import { mergeSamples, ScenarioSampler, type SampleSummary } from './samplers';
 import { throughput } from './scenario-methods';
 import { summarize } from './stats';
 import { TM_COLUMNS } from './tm-rows';
@@ -114,61 +114,79 @@ export interface ConcurrentInput {
   userFiles: readonly RowFileSet[];
   format: RowFormat;
   runId: string;
+  /** Measurements per side, in ABBA order (endpoint, psql, psql, endpoint, …) so drift favours neither. */
+  repeat: number;
 }
 
-function side(
-  results: { ms: number; ok: boolean; rows: number; error?: string; refused?: boolean }[],
-  wallMs: number,
-  sampled: ConcurrentSide['sampled'],
-  firstAccepted: number[] | null,
-): ConcurrentSide {
-  const rows = results.filter((r) => r.ok).reduce((a, r) => a + r.rows, 0);
-  const errors = results.filter((r) => !r.ok);
+interface Outcome {
+  ms: number;
+  ok: boolean;
+  rows: number;
+  error?: string;
+  refused?: boolean;
+}
+
+interface Trial {
+  outcomes: Outcome[];
+  wallMs: number;
+  sampled: SampleSummary;
+  /** Endpoint: ms from the requests' start to each COPY transaction's start. */
+  firstAccepted: number[] | null;
+}
+
+function combine(trials: Trial[]): ConcurrentSide {
+  const outcomes = trials.flatMap((t) => t.outcomes);
+  const rows = outcomes.filter((r) => r.ok).reduce((a, r) => a + r.rows, 0);
+  const wallMs = trials.reduce((a, t) => a + t.wallMs, 0);
+  const errors = outcomes.filter((r) => !r.ok);
+  const accepted = trials[0].firstAccepted ? trials.flatMap((t) => t.firstAccepted ?? []) : null;
   return {
     aggregateRowsPerSec: Math.round(rows / (wallMs / 1000)),
-    wallMs: Math.round(wallMs),
-    perUploadMs: summarize(results.map((r) => r.ms)),
-    firstAcceptedMs: firstAccepted ? summarize(firstAccepted) : null,
+    runRowsPerSec: trials.map((t) =>
+      Math.round(t.outcomes.filter((r) => r.ok).reduce((a, r) => a + r.rows, 0) / (t.wallMs / 1000)),
+    ),
+    wallMs: Math.round(wallMs / trials.length),
+    perUploadMs: summarize(outcomes.map((r) => r.ms)),
+    firstAcceptedMs: accepted ? summarize(accepted) : null,
     errors: errors.length,
     refused: errors.filter((r) => r.refused).length,
     errorSamples: [...new Set(errors.map((r) => r.error ?? 'unknown'))].slice(0, 5),
-    sampled,
+    sampled: mergeSamples(trials.map((t) => t.sampled)),
   };
 }
 
 const isRefusal = (r: UploadResult) =>
   r.status === 503 || (r.connectionError === true && /ECONNREFUSED|ECONNRESET/.test(r.error ?? ''));
 
-/** N uploads started at the same moment, then N parallel `psql \copy` of the same rows. */
-export async function runConcurrent(ctx: BenchContext, input: ConcurrentInput): Promise<ConcurrentResult> {
+/** N uploads through the worker started at the same moment. */
+async function endpointTrial(
+  ctx: BenchContext,
+  input: ConcurrentInput,
+  files: RowFile[],
+  k: number,
+): Promise<Trial> {
   const { users, format } = input;
-  const files = input.userFiles.slice(0, users).map((f) => need(f, format));
-  const tsvFiles = input.userFiles.slice(0, users).map((f) => need(f, 'tsv'));
-  if (files.length < users) throw new Error(`${users} users but only ${files.length} user files`);
-  const tokens = ctx.stack.tokens;
-  if (tokens.length < users) throw new Error(`${users} users but the stack has ${tokens.length} user tokens`);
-
-  await beforeEndpointRun(ctx);
+  await beforeEndpointRun(ctx, users);
   await resetTable(ctx, QUALIFIED);
   ctx.log(`concurrent: ${users} × ${files[0].rows} rows via the endpoint (${format})`);
-  let s = sampler(ctx, true, 100);
+  const s = sampler(ctx, true, 100);
   await s.start();
-  let t0 = performance.now();
+  const t0 = performance.now();
   const uploads = await Promise.all(
     files.map((file, i) =>
       uploadFile({
         baseUrl: ctx.stack.ingestUrl,
-        token: tokens[i],
+        token: ctx.stack.tokens[i],
         table: TABLE,
         format,
         file: file.path,
         columns: TM_COLUMNS,
-        idempotencyKey: `bench-${input.runId}-n${users}-u${i}`,
+        idempotencyKey: `bench-${input.runId}-n${users}-r${k}-u${i}`,
       }),
     ),
   );
-  let wall = performance.now() - t0;
-  const endpointSampled = await s.stop();
+  const wallMs = performance.now() - t0;
+  const sampled = await s.stop();
   // All uploads start within a few ms of each other: the k-th COPY transaction to begin is the k-th upload
   // to get past the queue, whichever upload it was.
   const startedAt = Math.min(...uploads.map((u) => u.startedAtEpochMs));
@@ -181,46 +199,66 @@ export async function runConcurrent(ctx: BenchContext, input: ConcurrentInput): 
   }
   const stored = uploads.filter((u) => u.ok).reduce((a, u) => a + u.rows, 0);
   await expectRows(ctx, QUALIFIED, stored, `${users} concurrent uploads`);
-  const endpoint = side(
-    uploads.map((u) => ({ ...u, refused: isRefusal(u) })),
-    wall,
-    endpointSampled,
-    firstAccepted,
-  );
+  return { outcomes: uploads.map((u) => ({ ...u, refused: isRefusal(u) })), wallMs, sampled, firstAccepted };
+}
 
+/** N `psql \copy` processes started at the same moment, directly to PostgreSQL. */
+async function psqlTrial(ctx: BenchContext, users: number, tsvFiles: RowFile[]): Promise<Trial> {
   await beforePsqlRun(ctx);
   await resetTable(ctx, QUALIFIED);
   ctx.log(`concurrent: ${users} parallel psql \\copy`);
-  s = sampler(ctx, false);
+  const s = sampler(ctx, false);
   await s.start();
-  t0 = performance.now();
-  const psqlRuns = await Promise.all(
+  const t0 = performance.now();
+  const outcomes = await Promise.all(
     tsvFiles.map((f) =>
       psqlCopy(ctx.psqlConn, QUALIFIED, TM_COLUMNS, f.path, 'text').then(
-        (r) => ({
+        (r): Outcome => ({
           ms: r.ms,
           ok: r.rows === f.rows,
           rows: r.rows,
           error: r.rows === f.rows ? undefined : `${r.rows} rows`,
         }),
-        (err: Error) => ({ ms: performance.now() - t0, ok: false, rows: 0, error: err.message }),
+        (err: Error): Outcome => ({ ms: performance.now() - t0, ok: false, rows: 0, error: err.message }),
       ),
     ),
   );
-  wall = performance.now() - t0;
-  const psqlSampled = await s.stop();
-  await expectRows(
-    ctx,
-    QUALIFIED,
-    psqlRuns.reduce((a, r) => a + (r.ok ? r.rows : 0), 0),
-    `${users} parallel psql`,
-  );
-  const psql = side(psqlRuns, wall, psqlSampled, null);
-  if (psql.errors > 0) throw new Error(`psql baseline failed: ${psql.errorSamples.join('; ')}`);
+  const wallMs = performance.now() - t0;
+  const sampled = await s.stop();
+  const stored = outcomes.reduce((a, r) => a + (r.ok ? r.rows : 0), 0);
+  await expectRows(ctx, QUALIFIED, stored, `${users} parallel psql`);
+  if (outcomes.some((o) => !o.ok)) {
+    throw new Error(
+      `psql baseline failed: ${[...new Set(outcomes.map((o) => o.error).filter(Boolean))].join('; ')}`,
+    );
+  }
+  return { outcomes, wallMs, sampled, firstAccepted: null };
+}
+
+/** N uploads at once through the endpoint against N parallel `psql \copy` of the same rows, in ABBA order. */
+export async function runConcurrent(ctx: BenchContext, input: ConcurrentInput): Promise<ConcurrentResult> {
+  const { users, format } = input;
+  const files = input.userFiles.slice(0, users).map((f) => need(f, format));
+  const tsvFiles = input.userFiles.slice(0, users).map((f) => need(f, 'tsv'));
+  if (files.length < users) throw new Error(`${users} users but only ${files.length} user files`);
+  if (ctx.stack.tokens.length < users)
+    throw new Error(`${users} users but the stack has ${ctx.stack.tokens.length} user tokens`);
+  const endpointTrials: Trial[] = [];
+  const psqlTrials: Trial[] = [];
+  for (let k = 0; k < input.repeat; k++) {
+    const endpointFirst = k % 2 === 0;
+    for (const side of endpointFirst ? ['endpoint', 'psql'] : ['psql', 'endpoint']) {
+      if (side === 'endpoint') endpointTrials.push(await endpointTrial(ctx, input, files, k));
+      else psqlTrials.push(await psqlTrial(ctx, users, tsvFiles));
+    }
+  }
+  const endpoint = combine(endpointTrials);
+  const psql = combine(psqlTrials);
   return {
     users,
     rowsPerUpload: files[0].rows,
     format,
+    runs: input.repeat,
     endpoint,
     psql,
     ratio: Math.round((endpoint.aggregateRowsPerSec / psql.aggregateRowsPerSec) * 100) / 100,

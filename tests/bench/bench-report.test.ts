@@ -9,7 +9,7 @@ import { renderMarkdown } from '../../bench/report-markdown';
 import { escapeXml, niceMax, renderChart } from '../../bench/report-svg';
 import type { BenchReport, ConcurrentResult, ConcurrentSide } from '../../bench/report-types';
 import { writeReports } from '../../bench/run';
-import type { SampleSummary } from '../../bench/samplers';
+import { mergeSamples, type SampleSummary } from '../../bench/samplers';
 import { percentile, summarize } from '../../bench/stats';
 import { evaluateTargets } from '../../bench/targets';
 
@@ -29,6 +29,7 @@ const sampled = (over: Partial<SampleSummary> = {}): SampleSummary => ({
 
 const side = (rowsPerSec: number, over: Partial<ConcurrentSide> = {}): ConcurrentSide => ({
   aggregateRowsPerSec: rowsPerSec,
+  runRowsPerSec: [rowsPerSec],
   wallMs: 30_000,
   perUploadMs: summarize([20_000, 25_000, 30_000]),
   firstAcceptedMs: summarize([40, 80, 120]),
@@ -48,6 +49,7 @@ const concurrent = (
   users,
   rowsPerUpload: 100_000,
   format: 'pgcopy',
+  runs: 1,
   endpoint: side(endpoint, over),
   psql: side(psql, { firstAcceptedMs: null }),
   ratio: Math.round((endpoint / psql) * 100) / 100,
@@ -282,6 +284,18 @@ describe('writeReports', () => {
       expect(fs.readFileSync(path.join(dir, '2024-06-11-test_host_.md'), 'utf8')).toContain(
         '](2024-06-11-test_host_.svg)',
       );
+      writeReports(r, dir, () => undefined, 'warm start');
+      expect(
+        fs
+          .readdirSync(dir)
+          .filter((n) => n.includes('warm_start'))
+          .sort(),
+      ).toEqual(
+        ['2024-06-11-test_host_-warm_start', 'latest-warm_start']
+          .flatMap((b) => [`${b}.json`, `${b}.md`, `${b}.svg`])
+          .sort(),
+      );
+      expect(JSON.parse(fs.readFileSync(path.join(dir, 'latest.json'), 'utf8'))).toEqual(r);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -295,6 +309,37 @@ describe('statistics and CPU profiles', () => {
     expect(percentile([1, 2, 3, 4, 5], 95)).toBe(5);
     expect(summarize(v)).toEqual({ n: 5, min: 1, p50: 3, p95: 5, max: 5, mean: 3 });
     expect(Number.isNaN(summarize([]).p50)).toBe(true);
+  });
+
+  it('merges runs: peaks are maxima, wait-event shares weighted by samples', () => {
+    const a = sampled({
+      bouncerMaxWaitMs: 5,
+      workerPeakRssMiB: 130,
+      waitEvents: [{ event: 'CPU', samples: 3, share: 1 }],
+    });
+    const b = sampled({
+      bouncerMaxWaitMs: 0,
+      workerPeakRssMiB: 150,
+      peakPgConnections: 12,
+      waitEvents: [
+        { event: 'CPU', samples: 1, share: 0.5 },
+        { event: 'Lock:extend', samples: 1, share: 0.5 },
+      ],
+    });
+    const m = mergeSamples([a, b]);
+    expect(m).toMatchObject({
+      samples: 20,
+      bouncerMaxWaitMs: 5,
+      workerPeakRssMiB: 150,
+      peakPgConnections: 42,
+    });
+    expect(m.waitEvents).toEqual([
+      { event: 'CPU', samples: 4, share: 0.8 },
+      { event: 'Lock:extend', samples: 1, share: 0.2 },
+    ]);
+    expect(
+      mergeSamples([sampled({ workerPeakRssMiB: null, bouncerMaxWaitMs: null })]).workerPeakRssMiB,
+    ).toBeNull();
   });
 
   it('ranks functions by self time, leaving idle time out of the shares', () => {
