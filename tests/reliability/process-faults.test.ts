@@ -28,7 +28,7 @@ let nextFile = 1000;
 const faults: Record<string, string[]> = {};
 
 beforeAll(async () => {
-  live = await startLiveStack({ users: N });
+  live = await startLiveStack({ users: N, extraTokens: 1 });
 }, 120_000);
 
 afterAll(async () => {
@@ -115,7 +115,7 @@ describe('the worker is SIGKILLed', () => {
 
   // A small upload (one COPY chunk) ends within milliseconds, so kills 0-40 ms after the body ended land
   // before, during and after COMMIT: the client may see nothing although the rows are committed.
-  it.each([0, 5, 10, 20, 40])(
+  it.each([0, 10, 40])(
     'around COMMIT (+%i ms after the body ended): all rows or none, and the retry settles it exactly once',
     async (delayMs) => {
       const fileId = nextFile++;
@@ -269,7 +269,7 @@ describe('PgBouncer goes away mid-upload', () => {
 });
 
 describe('the worker gets SIGTERM with uploads in flight', () => {
-  const GRACE_MS = 2000;
+  const GRACE_MS = 5000; // long enough for the finishing upload's last 0.25 MB on a busy machine
 
   beforeAll(async () => {
     await live.reconfigureWorker((c) => ({ ...c, limits: { ...c.limits, shutdownGraceMs: GRACE_MS } }));
@@ -285,12 +285,18 @@ describe('the worker gets SIGTERM with uploads in flight', () => {
     process.kill(pid, 'SIGTERM');
     injected('worker SIGTERM with 2 uploads in flight');
 
-    // New uploads are refused while it drains (503, or the listener is already closed).
-    await sleep(100);
+    // Once it is draining, new uploads are refused (503 saying so, or the listener is already closed); from
+    // another token, so that the per-token limit is not what refuses it.
+    const draining = Date.now() + 20_000;
+    while (!/shutting down: waiting for uploads/.test(live.workerLog().slice(logBefore))) {
+      if (Date.now() > draining) throw new Error('the worker never logged that it is draining');
+      await sleep(20);
+    }
     const late = await upload(live.url, 'file_rows', 'ndjson', fileRowsNdjson(nextFile++, 5), {
-      token: live.token,
+      token: live.stack.tokens[0],
     });
     expectUnavailableOrDropped(late);
+    if (!isDropped(late)) expect(String(late.body.message)).toMatch(/shutting down/);
 
     for (const piece of a.rest) await a.u.write(piece);
     a.u.end();
