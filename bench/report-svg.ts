@@ -6,7 +6,14 @@ const WIDTH = 960;
 const LABEL_W = 330;
 const BAR_H = 22;
 const GAP = 8;
-const COLORS = { baseline: '#8c8c8c', direct: '#3b73b9', endpoint: '#e07b22', grid: '#e3e3e3', text: '#222' };
+const COLORS = {
+  baseline: '#8c8c8c',
+  direct: '#3b73b9',
+  endpoint: '#e07b22',
+  grid: '#e3e3e3',
+  text: '#222',
+  bad: '#c0392b',
+};
 
 export function escapeXml(s: string): string {
   return s.replace(
@@ -50,7 +57,7 @@ function axis(x0: number, y0: number, w: number, h: number, max: number): string
 function barPanel(title: string, bars: Bar[], y: number): { svg: string[]; height: number } {
   const out: string[] = [text(16, y + 18, title, 'font-size="15" font-weight="bold"')];
   const x0 = LABEL_W;
-  const w = WIDTH - LABEL_W - 150;
+  const w = WIDTH - LABEL_W - 200;
   const top = y + 32;
   const h = bars.length * (BAR_H + GAP);
   const max = niceMax(Math.max(...bars.map((b) => b.value), 1));
@@ -119,8 +126,30 @@ function scalingPanel(r: BenchReport, y: number): { svg: string[]; height: numbe
         'font-size="11" text-anchor="middle" fill="#555"',
       ),
     );
+    const fa = s.endpoint.firstAcceptedMs;
+    if (fa && fa.n > 0) {
+      const late = fa.p95 >= 1000;
+      out.push(
+        text(
+          cx,
+          top + h + 59,
+          `first byte p95 ${(fa.p95 / 1000).toFixed(2)} s`,
+          `font-size="11" text-anchor="middle" fill="${late ? COLORS.bad : '#555'}"`,
+        ),
+      );
+    }
+    if (s.endpoint.errors > 0) {
+      out.push(
+        text(
+          cx,
+          top + h + 73,
+          `${s.endpoint.errors} errors`,
+          `font-size="11" text-anchor="middle" fill="${COLORS.bad}" font-weight="bold"`,
+        ),
+      );
+    }
   });
-  const ly = top + h + 62;
+  const ly = top + h + 86;
   out.push(
     `<rect x="${x0}" y="${ly}" width="12" height="12" fill="${COLORS.endpoint}"/>`,
     text(x0 + 18, ly + 10, `endpoint (${rows[0].format}, through PgBouncer)`, 'font-size="12"'),
@@ -129,7 +158,7 @@ function scalingPanel(r: BenchReport, y: number): { svg: string[]; height: numbe
     `<rect x="${x0 + 300}" y="${ly}" width="12" height="12" fill="${COLORS.baseline}"/>`,
     text(x0 + 318, ly + 10, 'N parallel psql \\copy (direct)', 'font-size="12"'),
   );
-  return { svg: out, height: 40 + h + 84 };
+  return { svg: out, height: 40 + h + 108 };
 }
 
 export function renderChart(r: BenchReport): string {

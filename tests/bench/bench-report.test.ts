@@ -8,6 +8,7 @@ import { summarizeCpuProfile, mainThreadCpuProfile } from '../../bench/cpu-profi
 import { renderMarkdown } from '../../bench/report-markdown';
 import { escapeXml, niceMax, renderChart } from '../../bench/report-svg';
 import type { BenchReport, ConcurrentResult, ConcurrentSide } from '../../bench/report-types';
+import { rerender } from '../../bench/render-report';
 import { writeReports } from '../../bench/run';
 import { mergeSamples, type SampleSummary } from '../../bench/samplers';
 import { percentile, summarize } from '../../bench/stats';
@@ -297,6 +298,16 @@ describe('writeReports', () => {
           .sort(),
       );
       expect(JSON.parse(fs.readFileSync(path.join(dir, 'latest.json'), 'utf8'))).toEqual(r);
+      // Redrawn from the JSON alone: the same Markdown and SVG as written with the run.
+      const md = fs.readFileSync(path.join(dir, 'latest.md'), 'utf8');
+      fs.rmSync(path.join(dir, 'latest.md'));
+      fs.rmSync(path.join(dir, 'latest.svg'));
+      expect(rerender(path.join(dir, 'latest.json'))).toEqual([
+        path.join(dir, 'latest.md'),
+        path.join(dir, 'latest.svg'),
+      ]);
+      expect(fs.readFileSync(path.join(dir, 'latest.md'), 'utf8')).toBe(md);
+      expect(fs.readFileSync(path.join(dir, 'latest.svg'), 'utf8')).toBe(renderChart(r));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
