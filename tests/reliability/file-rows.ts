@@ -89,13 +89,30 @@ export async function countFile(live: LiveStack, fileId: number): Promise<RowCou
   return r;
 }
 
-/** Waits until PostgreSQL shows an ingest backend running a COPY: the upload is mid-stream in the database. */
-export async function waitForCopyInProgress(live: LiveStack, timeoutMs = 15_000): Promise<void> {
+/**
+ * Waits until PostgreSQL shows at least `copies` ingest backends running a COPY and, when `key` is given, the
+ * worker reports that upload as receiving rows: the upload is mid-stream in the database.
+ */
+export async function waitForCopyInProgress(
+  live: LiveStack,
+  opts: { copies?: number; key?: string; timeoutMs?: number } = {},
+): Promise<void> {
+  const { copies = 1, key, timeoutMs = 30_000 } = opts;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const backends = await live.ingestBackends();
-    if (backends.some((b) => b.state === 'active' && /^COPY /.test(b.query))) return;
-    if (Date.now() > deadline) throw new Error(`no COPY in progress: ${JSON.stringify(backends)}`);
+    const running = backends.filter((b) => b.state === 'active' && /^COPY /.test(b.query)).length;
+    let receiving = key === undefined;
+    if (!receiving) {
+      const res = await fetch(`${live.url}/v1/uploads?idempotencyKey=${encodeURIComponent(key!)}`, {
+        headers: { Authorization: `Bearer ${live.token}` },
+      });
+      const body = (await res.json()) as { state?: string; rows?: number };
+      receiving = body.state === 'receiving' && (body.rows ?? 0) > 0;
+    }
+    if (running >= copies && receiving) return;
+    if (Date.now() > deadline)
+      throw new Error(`no COPY in progress (want ${copies}, key ${key}): ${JSON.stringify(backends)}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -108,12 +125,13 @@ export async function uploadHalfway(
   live: LiveStack,
   fileId: number,
   n: number,
-  opts: UploadOptions,
+  opts: UploadOptions & { key: string; token?: undefined },
+  copies = 1,
 ): Promise<{ u: OpenUpload; rest: string[]; all: string[] }> {
   const all = fileRowsNdjson(fileId, n);
   const half = Math.ceil(all.length / 2);
   const u = openUpload(live.url, 'file_rows', 'ndjson', { token: live.token, ...opts });
   for (const piece of all.slice(0, half)) await u.write(piece);
-  await waitForCopyInProgress(live);
+  await waitForCopyInProgress(live, { copies, key: opts.key });
   return { u, rest: all.slice(half), all };
 }

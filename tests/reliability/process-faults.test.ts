@@ -279,7 +279,7 @@ describe('the worker gets SIGTERM with uploads in flight', () => {
     const finishing = nextFile++;
     const stalling = nextFile++;
     const a = await uploadHalfway(live, finishing, ROWS, { key: `term-finish-${finishing}` });
-    const b = await uploadHalfway(live, stalling, ROWS, { key: `term-stall-${stalling}` });
+    const b = await uploadHalfway(live, stalling, ROWS, { key: `term-stall-${stalling}` }, 2);
     const pid = live.stack.workerPid!;
     const logBefore = live.workerLog().length;
     process.kill(pid, 'SIGTERM');
