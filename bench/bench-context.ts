@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import type { LocalStack } from '../cli/local/stack';
-import { ROLES } from '../config-templates/names';
+import { INGEST_POOL_DB, ROLES } from '../config-templates/names';
 import { uploadFile } from './http-upload';
 import { connectionFromUrl, type PgConnection } from './psql-copy';
 import { encodeAll } from './row-encoders';
@@ -21,8 +21,9 @@ export interface BenchContext {
   /** Short progress line on stderr. */
   log(message: string): void;
   /**
-   * Endpoint runs start warm (connections open after a burst of tiny uploads) instead of cold (no PgBouncer
-   * server connections, as after server_idle_timeout).
+   * Endpoint runs start as deployed (default): PgBouncer's ingest entry holds its min_pool_size server
+   * connections (the tier keeps the whole pool open) and the worker's pooled connections are open. `false`
+   * (--cold): the experiment of an empty pool, min_pool_size 0, as the tier was before it kept them open.
    */
   warm: boolean;
 }
@@ -65,8 +66,27 @@ export async function releaseIngestConnections(ctx: BenchContext): Promise<void>
   for (let i = 0; i < 100 && (await ingestBackends(ctx, 'idle')) > 0; i++) await sleep(50);
 }
 
-/** Before a psql baseline: no PgBouncer server connections holding PostgreSQL's slots. */
+/** The tier's min_pool_size for the ingest entry, as rendered into the stack's pgbouncer.ini. */
+const tierMinPool = (ctx: BenchContext) => ctx.stack.settings.pgbouncer.ingest.minPoolSize.value;
+
+/** Rewrites min_pool_size of the ingest entry in the running PgBouncer's ini and reloads it (SIGHUP). */
+async function setIngestMinPool(ctx: BenchContext, n: number): Promise<void> {
+  const bouncer = ctx.stack.bouncer;
+  if (!bouncer) return;
+  const ini = fs.readFileSync(bouncer.paths.iniFile, 'utf8');
+  const next = ini.replace(new RegExp(`^(${INGEST_POOL_DB} = .*\\bmin_pool_size=)\\d+`, 'm'), `$1${n}`);
+  if (next === ini && !ini.includes(`min_pool_size=${n}`))
+    throw new Error('no min_pool_size on the ingest entry');
+  bouncer.reload({ ini: next });
+  await sleep(300); // PgBouncer applies SIGHUP asynchronously
+}
+
+/**
+ * Before a psql baseline: no PgBouncer server connections holding PostgreSQL's slots (max_connections is
+ * budgeted for PgBouncer's pools, not for pools plus N direct psql sessions), and none refilled meanwhile.
+ */
 export async function beforePsqlRun(ctx: BenchContext): Promise<void> {
+  await setIngestMinPool(ctx, 0);
   await releaseIngestConnections(ctx);
 }
 
@@ -76,8 +96,21 @@ export async function beforePsqlRun(ctx: BenchContext): Promise<void> {
  * burst of N uploads.
  */
 export async function beforeEndpointRun(ctx: BenchContext, users = 1): Promise<void> {
-  await releaseIngestConnections(ctx);
-  if (!ctx.warm) return;
+  if (!ctx.warm) {
+    await setIngestMinPool(ctx, 0);
+    await releaseIngestConnections(ctx);
+    return;
+  }
+  // As deployed: PgBouncer refills the tier's min_pool_size (one login at a time, while the worker's ops
+  // connection is its client); wait until it has.
+  const want = tierMinPool(ctx);
+  await setIngestMinPool(ctx, want);
+  await fetch(`${ctx.stack.ingestUrl}/readyz`).catch(() => undefined); // the ops pool reconnects if it was dropped
+  const deadline = Date.now() + 120_000;
+  while ((await ingestBackends(ctx)) < want) {
+    if (Date.now() > deadline) throw new Error(`PgBouncer did not open min_pool_size ${want} in 120 s`);
+    await sleep(100);
+  }
   // PgBouncer's server connections: N transactions open at once through the ingest entry make it open N
   // (tiny uploads alone would reuse a few). They stay idle in PgBouncer for server_idle_timeout.
   const holders = await Promise.all(

@@ -44,7 +44,7 @@ interface BenchFlags extends TierFlags {
   dataDir?: string;
   keep: boolean;
   profile: boolean;
-  warm: boolean;
+  cold: boolean;
   repeat: number;
   tag?: string;
   logLevel: string;
@@ -129,8 +129,8 @@ function parseFlags(argv: string[]): BenchFlags {
       2,
     )
     .option(
-      '--warm',
-      'start endpoint runs with open connections (after a burst of one-row uploads) instead of cold',
+      '--cold',
+      "experiment: start endpoint runs with PgBouncer's ingest pool empty and min_pool_size 0 (default: as deployed, pool open)",
       false,
     )
     .option('--tag <name>', 'name the report files <date>-<host>-<name> and latest-<name> (experiments)')
@@ -247,7 +247,7 @@ async function main(): Promise<number> {
     }
     stack = await starting;
     log('stack ready');
-    const ctx: BenchContext = await openContext(stack, filesDir, log, flags.warm);
+    const ctx: BenchContext = await openContext(stack, filesDir, log, !flags.cold);
     const pgVersion = (await ctx.admin.query<{ v: string }>('SELECT version() AS v')).rows[0].v;
     const machine = describeMachine(workDir, {
       postgres: pgVersion,
@@ -331,9 +331,9 @@ async function main(): Promise<number> {
     notes.push(
       `Rows: deterministic generator (seed ${flags.seed}), ~${Math.round((singleFiles.tsv?.bytes ?? userFiles[0]?.tsv?.bytes ?? 0) / Math.max(1, singleFiles.tsv?.rows ?? userFiles[0]?.tsv?.rows ?? 1))} bytes per row as COPY text; tm_id, source, target (German, French, Spanish, Polish, Japanese, Arabic, some emoji), created_by (1% NULL); ~2% of rows carry quotes, tabs, newlines or backslashes.`,
       'Every measurement starts from an empty table (a new table per method; TRUNCATE of tm_entries for uploads) after a CHECKPOINT, and ends with a row count check.',
-      flags.warm
-        ? "Warm start (--warm): right before each endpoint run, each of the N users uploaded one row, so PgBouncer's server connections and the worker's pooled connections were open (as when users uploaded a moment ago); the table was emptied after that. Before each psql run the idle PgBouncer server connections were closed so the N direct psql sessions fit in max_connections."
-        : "Cold start: before every measurement the idle server connections of PgBouncer's ingest pool are closed (as after server_idle_timeout; this also frees PostgreSQL's connection slots for N direct psql sessions). PgBouncer opens server connections one at a time per pool, so N simultaneous uploads on a cold pool wait for up to N sequential logins; --warm measures the same with connections open.",
+      flags.cold
+        ? "Cold start (--cold, an experiment): before every endpoint run PgBouncer's ingest entry was set to min_pool_size 0 and its idle server connections closed, as the tier was before it kept the pool open; PgBouncer opens server connections one at a time per pool, so N simultaneous uploads wait for up to N sequential logins."
+        : "As deployed: the tier keeps PgBouncer's ingest pool open (min_pool_size = pool size); before each endpoint run the benchmark waited until PgBouncer had opened all of it, and each user uploaded one row so the worker's pooled connections were open; the table was emptied after that. Before each psql run min_pool_size was set to 0 and the idle server connections closed, so the N direct psql sessions fit in max_connections.",
       "psql \\copy is the baseline: PostgreSQL's own client, COPY text format, connected directly to PostgreSQL (no PgBouncer, no worker), timed from process start to exit.",
       "Endpoint uploads: node:http streaming the file (256 KiB reads, Content-Length, Idempotency-Key), through the worker and PgBouncer's ingest pool, timed from request start to the 201 response (after COMMIT).",
       'MB/s counts the rows in COPY text form for every method, so MB/s ratios equal rows/s ratios; "body MB" is what the endpoint received.',

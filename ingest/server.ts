@@ -88,7 +88,8 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
       connectionString: config.databaseUrl,
       max: limits.dbPoolSize,
       connectionTimeoutMillis: POOL_CONNECT_TIMEOUT_MS,
-      idleTimeoutMillis: 30_000,
+      // Client connections to PgBouncer are cheap; keeping them spares a burst of uploads N SCRAM logins.
+      idleTimeoutMillis: 0,
       keepAlive: true,
       application_name: 'powerhouse-ingest',
     });
@@ -98,7 +99,10 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
     connectionString: config.databaseUrl,
     max: INGEST_OPS_CONNECTIONS,
     connectionTimeoutMillis: POOL_CONNECT_TIMEOUT_MS,
-    idleTimeoutMillis: 10_000,
+    // Never idle out: PgBouncer fills the ingest entry's min_pool_size only while the pool has a client, and
+    // the ops connection opened for the catalog at start is that client.
+    idleTimeoutMillis: 0,
+    keepAlive: true,
     application_name: 'powerhouse-ingest-ops',
   });
   for (const p of [pool, opsPool])
