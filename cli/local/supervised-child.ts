@@ -23,7 +23,10 @@ export interface SupervisedChild {
   signal(sig: NodeJS.Signals): boolean;
   /** SIGKILL to the whole process group (the server and every worker it forked). */
   killGroup(): void;
-  /** killGroup(), then wait until no live process is left in the group (at most `timeoutMs`). */
+  /**
+   * SIGKILL to the process, its group and every descendant (PostgreSQL backends call setsid(), so they are
+   * not in the server's group), then wait until none of them is alive (at most `timeoutMs`).
+   */
   killGroupAndWait(timeoutMs?: number): Promise<void>;
 }
 
@@ -130,14 +133,32 @@ export function spawnSupervised(command: string, args: string[], opts: SpawnOpti
       }
     },
     async killGroupAndWait(timeoutMs = 10_000) {
+      // Freeze the server so it forks no one new, note its descendants while they are still its children
+      // (they are reparented the moment it dies), then kill them all. A backend left alive holds the old
+      // shared memory, and the next start fails with "pre-existing shared memory block is still in use".
+      let tree: number[] = [];
+      if (pid > 0 && !result) {
+        try {
+          process.kill(pid, 'SIGSTOP');
+        } catch {
+          // already gone
+        }
+        tree = descendants(pid);
+      }
       sup.killGroup();
+      for (const d of tree) {
+        try {
+          process.kill(d, 'SIGKILL');
+        } catch {
+          // exited meanwhile
+        }
+      }
       await exited;
       const deadline = Date.now() + timeoutMs;
-      while (pid > 0 && processGroupMembers(pid).length > 0) {
+      const survivors = () => [...(pid > 0 ? processGroupMembers(pid) : []), ...tree.filter(isLive)];
+      while (survivors().length > 0) {
         if (Date.now() > deadline) {
-          throw new Error(
-            `processes ${processGroupMembers(pid).join(', ')} of group ${pid} survived SIGKILL`,
-          );
+          throw new Error(`processes ${survivors().join(', ')} of server ${pid} survived SIGKILL`);
         }
         await sleep(10);
       }
@@ -169,6 +190,43 @@ export function processGroupMembers(pgid: number): number[] {
     if (Number(rest[2]) === pgid && rest[0] !== 'Z' && rest[0] !== 'X') members.push(Number(entry));
   }
   return members;
+}
+
+/** /proc/<pid>/stat fields after the command name: state, ppid, pgrp, …; null when the process is gone. */
+function procStat(pid: number | string): string[] | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+function isLive(pid: number): boolean {
+  const rest = procStat(pid);
+  return rest !== null && rest[0] !== 'Z' && rest[0] !== 'X';
+}
+
+/** Live descendants of `root` (children, their children, …), from /proc. */
+export function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const rest = procStat(entry);
+    if (!rest || rest[0] === 'Z' || rest[0] === 'X') continue;
+    const ppid = Number(rest[1]);
+    const list = children.get(ppid) ?? [];
+    list.push(Number(entry));
+    children.set(ppid, list);
+  }
+  const out: number[] = [];
+  const queue = [...(children.get(root) ?? [])];
+  while (queue.length > 0) {
+    const p = queue.shift()!;
+    out.push(p);
+    queue.push(...(children.get(p) ?? []));
+  }
+  return out;
 }
 
 /** Waits for exit; false when `timeoutMs` passed first. */
