@@ -176,11 +176,12 @@ export async function startLiveStack(opts: LiveStackOptions): Promise<LiveStack>
   };
 }
 
-/** True while a process with this pid exists (signal 0 probes without sending anything). */
+/** True while a process with this pid runs (a zombie, dead but not yet reaped by its parent, does not count). */
 export function processAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    return state !== 'Z' && state !== 'X';
   } catch {
     return false;
   }

@@ -13,6 +13,7 @@ import {
   uploadUntilAnswered,
   type Outcome,
 } from './http-client';
+import { Client } from 'pg';
 import { countFile, fileRowsNdjson, uploadHalfway } from './file-rows';
 import { processAlive, startLiveStack, type LiveStack } from './live-stack';
 
@@ -177,6 +178,51 @@ describe('PostgreSQL goes away mid-upload', () => {
                        current_setting('synchronous_commit')) AS setting`,
     );
     expect(r.setting).toBe('on');
+  });
+
+  it('kill() takes every backend down with the postmaster (they setsid() into their own groups), so the restart finds no old shared memory', async () => {
+    const sleepers = Array.from({ length: 3 }, async () => {
+      const c = new Client({ connectionString: live.stack.superuserUrl });
+      c.on('error', () => undefined);
+      await c.connect();
+      await c.query('SELECT pg_sleep(60)').catch(() => undefined); // ends when its backend is killed
+      await c.end().catch(() => undefined);
+    });
+    let backends: number[] = [];
+    for (let i = 0; i < 200 && backends.length < 3; i++) {
+      backends = (
+        await live.sql<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'`,
+        )
+      ).map((r) => r.pid);
+      await sleep(20);
+    }
+    expect(backends.length).toBe(3);
+    await live.stack.pg.kill();
+    injected('PostgreSQL SIGKILL with busy backends');
+    expect(backends.filter(processAlive)).toEqual([]);
+    await live.stack.pg.restart('fast');
+    await Promise.all(sleepers);
+    await waitReady();
+  });
+
+  it('a 201 is durable: PostgreSQL SIGKILLed the instant the 201 arrives keeps every acknowledged row', async () => {
+    // With asynchronous commit the commit record would still sit in WAL buffers (shared memory) when the
+    // kill lands a few ms after the 201, and be lost; synchronous_commit makes COMMIT wait for the flush.
+    const fileId = nextFile++;
+    const { result: r } = await uploadUntilAnswered(() =>
+      upload(live.url, 'file_rows', 'ndjson', fileRowsNdjson(fileId, 1000), {
+        token: live.token,
+        key: `durable-${fileId}`,
+      }),
+    );
+    expect(r.status).toBe(201);
+    await live.stack.pg.kill(); // no checkpoint, no WAL writer flush: only what COMMIT flushed survives
+    injected('PostgreSQL SIGKILL right after a 201');
+    saw('PostgreSQL SIGKILL right after a 201', r);
+    await live.stack.pg.restart('fast'); // crash recovery from the WAL
+    expect(await countFile(live, fileId)).toEqual({ rows: 1000, distinct: 1000 });
+    await waitReady();
   });
 
   it.each(['fast', 'immediate', 'kill'] as const)(
