@@ -41,7 +41,7 @@ afterAll(async () => {
 });
 
 function injected(kind: string): void {
-  (faults[kind] ??= []).push('?');
+  (faults[kind] ??= []).push('no client involved');
 }
 
 /** Replaces the last '?' of `kind` with what the client saw, and how many rows that upload left stored. */
