@@ -287,7 +287,15 @@ async function main(): Promise<number> {
     const runId = `${Date.now().toString(36)}`;
     if (only.has('single')) {
       await guard('single upload', async () => {
-        const r = await runSingle(ctx, { files: singleFiles, formats: flags.singleFormats, runId });
+        const r = await runSingle(ctx, {
+          files: singleFiles,
+          formats: flags.singleFormats,
+          runId,
+          sdkRows: function* () {
+            for (const r of tmRows(flags.seed, flags.singleRows, 0))
+              yield [r.tmId, r.source, r.target, r.createdBy];
+          },
+        });
         single = { baseline: r.baseline, uploads: r.uploads };
         notes.push(
           `Single-upload baseline: psql \\copy took ${r.baselineRuns.map((ms) => `${(ms / 1000).toFixed(2)} s`).join(' before and ')} after the uploads; the mean is the baseline.`,

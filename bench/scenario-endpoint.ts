@@ -2,6 +2,7 @@
 // same (emptied) table in the same run.
 import { beforeEndpointRun, beforePsqlRun, expectRows, resetTable, type BenchContext } from './bench-context';
 import { ROLES } from '../config-templates/names';
+import { uploadRows } from '../ingest/client';
 import { uploadFile, type UploadResult } from './http-upload';
 import { psqlCopy } from './psql-copy';
 import type { ConcurrentResult, ConcurrentSide, MethodResult, SingleUploadResult } from './report-types';
@@ -44,6 +45,8 @@ export interface SingleInput {
   files: RowFileSet;
   formats: readonly RowFormat[];
   runId: string;
+  /** The same rows again, for an upload through the client SDK (uploadRows encodes them as the desktop app would). */
+  sdkRows?: () => Iterable<readonly unknown[]>;
 }
 
 /**
@@ -92,6 +95,32 @@ export async function runSingle(
       label: FORMAT_LABEL[format],
       ...throughput(file.rows, r.ms, bytesPerRow),
       bodyBytes: file.bytes,
+      ratioToPsql: null,
+      sampled,
+    });
+  }
+  if (input.sdkRows) {
+    await beforeEndpointRun(ctx);
+    await resetTable(ctx, QUALIFIED);
+    ctx.log(`single upload: client SDK uploadRows, ${tsv.rows} rows encoded on the fly`);
+    const s = sampler(ctx);
+    await s.start();
+    const t0 = performance.now();
+    // replay 'none': no spool file, the rows are generated once (a one-shot generator, as an app's cursor).
+    const r = await uploadRows(ctx.stack.ingestUrl, ctx.stack.token, TABLE, input.sdkRows(), {
+      columns: [...TM_COLUMNS],
+      idempotencyKey: `bench-${input.runId}-single-sdk`,
+      replay: 'none',
+    });
+    const ms = performance.now() - t0;
+    const sampled = await s.stop();
+    if (r.rows !== tsv.rows) throw new Error(`SDK upload stored ${r.rows} rows, expected ${tsv.rows}`);
+    await expectRows(ctx, QUALIFIED, tsv.rows, 'SDK upload');
+    uploads.push({
+      id: 'endpoint-sdk',
+      label: 'client SDK uploadRows (rows encoded to pgcopy in the client, streamed)',
+      ...throughput(tsv.rows, ms, bytesPerRow),
+      bodyBytes: r.bytes,
       ratioToPsql: null,
       sampled,
     });

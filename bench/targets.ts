@@ -41,6 +41,13 @@ export function evaluateTargets(r: Omit<BenchReport, 'targets'>): TargetResult[]
     0.75,
     upload('endpoint-ndjson')?.ratioToPsql,
   );
+  ratioTarget(
+    'single-sdk',
+    'issue 4',
+    'one upload through the client SDK (pgcopy encoded in the client)',
+    0.9,
+    upload('endpoint-sdk')?.ratioToPsql,
+  );
   const singleRss = r.single.uploads
     .map((u) => u.sampled?.workerPeakRssMiB)
     .filter((v): v is number => typeof v === 'number');
