@@ -1,6 +1,8 @@
 // `npm start` / `powerhouse up`: the whole stack on this machine, tuned for this machine (`detect`).
 import path from 'node:path';
 import { Command } from 'commander';
+import { DEFAULT_PORTS } from '../../config-templates';
+import { portIsFree } from '../local/free-port';
 import { findPgBouncer } from '../local/pgbouncer-process';
 import { addTierOptions, tierFromFlags, type TierFlags } from '../tier-options';
 
@@ -11,6 +13,15 @@ function port(flag: string, text: string): number {
   return n;
 }
 
+/** 6432 unless something holds it (a distribution's PgBouncer service often does): then a free port, said aloud. */
+async function defaultBouncerPort(out: (s: string) => void): Promise<number> {
+  if (await portIsFree(DEFAULT_PORTS.pgbouncer)) return DEFAULT_PORTS.pgbouncer;
+  out(
+    `port ${DEFAULT_PORTS.pgbouncer} is taken (a system PgBouncer?): using a free port; --bouncer-port picks one`,
+  );
+  return 0;
+}
+
 export function upCommand(): Command {
   const cmd = new Command('up').description(
     'start PostgreSQL 16, PgBouncer and the ingest worker on this machine (Ctrl-C stops them)',
@@ -18,7 +29,10 @@ export function upCommand(): Command {
   addTierOptions(cmd, 'detect')
     .option('--data-dir <dir>', 'where data, configs and secrets live (reused on the next start)', '.data')
     .option('--port <port>', 'ingest worker port (127.0.0.1)', '8080')
-    .option('--bouncer-port <port>', 'PgBouncer port (127.0.0.1)', '6432')
+    .option(
+      '--bouncer-port <port>',
+      'PgBouncer port (127.0.0.1); default 6432, or a free one if 6432 is taken',
+    )
     .option('--log-level <level>', 'worker log level (logs go to DATA_DIR/ingest.log)', 'info')
     .option('--no-pgbouncer', 'do not start PgBouncer: the worker connects to PostgreSQL directly');
   cmd.action(
@@ -26,7 +40,7 @@ export function upCommand(): Command {
       o: TierFlags & {
         dataDir: string;
         port: string;
-        bouncerPort: string;
+        bouncerPort?: string;
         logLevel: string;
         pgbouncer: boolean;
       },
@@ -52,7 +66,8 @@ export function upCommand(): Command {
         dataDir,
         tier,
         ingestPort: port('port', o.port),
-        bouncerPort: port('bouncer-port', o.bouncerPort),
+        bouncerPort:
+          o.bouncerPort !== undefined ? port('bouncer-port', o.bouncerPort) : await defaultBouncerPort(out),
         token: envToken,
         logLevel: o.logLevel as never,
         noPgBouncer: !hasBouncer,

@@ -2,6 +2,7 @@
 // a token and a curl example that works, keeps its data across restarts, and stops cleanly on Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -16,7 +17,11 @@ interface Up {
   exited: Promise<number | null>;
 }
 
-async function up(extraEnv: Record<string, string> = {}, extraArgs: string[] = []): Promise<Up> {
+async function up(
+  extraEnv: Record<string, string> = {},
+  extraArgs: string[] = [],
+  bouncerPortArgs: string[] = ['--bouncer-port', '0'],
+): Promise<Up> {
   const child = spawn(
     process.execPath,
     [
@@ -26,8 +31,7 @@ async function up(extraEnv: Record<string, string> = {}, extraArgs: string[] = [
       dataDir,
       '--port',
       '0',
-      '--bouncer-port',
-      '0',
+      ...bouncerPortArgs,
       '--users',
       '4',
       ...extraArgs,
@@ -116,3 +120,21 @@ describe('powerhouse up', () => {
     await stop(u);
   }, 120_000);
 });
+
+it('uses a free PgBouncer port when 6432 is taken (a system PgBouncer), and says so', async () => {
+  const holder = net.createServer();
+  const held = await new Promise<boolean>((resolve) => {
+    holder.once('error', () => resolve(false)); // already taken by something else: same situation
+    holder.listen(6432, '127.0.0.1', () => resolve(true));
+  });
+  try {
+    const u = await up({}, [], []);
+    expect(u.output()).toMatch(/port 6432 is taken/);
+    const bouncerPort = Number(/^PgBouncer\s+127\.0\.0\.1:(\d+)/m.exec(u.output())?.[1]);
+    expect(bouncerPort).toBeGreaterThan(0);
+    expect(bouncerPort).not.toBe(6432);
+    await stop(u);
+  } finally {
+    if (held) holder.close();
+  }
+}, 120_000);
