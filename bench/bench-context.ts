@@ -8,7 +8,7 @@ import { INGEST_POOL_DB, ROLES } from '../config-templates/names';
 import { uploadFile } from './http-upload';
 import { connectionFromUrl, type PgConnection } from './psql-copy';
 import { encodeAll } from './row-encoders';
-import { TM_COLUMNS, tmRows } from './tm-rows';
+import { TM_COLUMNS, tmRows } from '../ingest/client/tm-rows';
 
 export interface BenchContext {
   stack: LocalStack;

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { createRowEncoder, type RowFormat } from './row-encoders';
-import { TM_COLUMNS, type TmRow } from './tm-rows';
+import { TM_COLUMNS, type TmRow } from '../ingest/client/tm-rows';
 
 const COLS = TM_COLUMNS.join(', ');
 

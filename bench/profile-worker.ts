@@ -13,7 +13,7 @@ import type { RowFileSet } from './row-files';
 import type { RowFormat } from './row-encoders';
 import { TABLE } from './scenario-endpoint';
 import { releaseIngestConnections, resetTable } from './bench-context';
-import { TM_COLUMNS } from './tm-rows';
+import { TM_COLUMNS } from '../ingest/client/tm-rows';
 
 export interface ProfileInput {
   workDir: string;

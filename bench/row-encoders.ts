@@ -4,7 +4,7 @@
 import type { ColumnInfo } from '../ingest/formats/columns';
 import { CopyWriter } from '../ingest/formats/copy-writer';
 import { PgCopyRowEncoder } from '../ingest/formats/pgcopy-encoder';
-import type { TmRow } from './tm-rows';
+import type { TmRow } from '../ingest/client/tm-rows';
 
 export type RowFormat = 'tsv' | 'csv' | 'ndjson' | 'pgcopy';
 export const ROW_FORMATS: readonly RowFormat[] = ['tsv', 'csv', 'ndjson', 'pgcopy'];

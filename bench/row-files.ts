@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRowEncoder, type RowFormat } from './row-encoders';
-import type { TmRow } from './tm-rows';
+import type { TmRow } from '../ingest/client/tm-rows';
 
 export interface RowFile {
   format: RowFormat;

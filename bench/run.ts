@@ -25,7 +25,7 @@ import { writeRowFiles, type RowFileSet } from './row-files';
 import { runConcurrent, runSingle } from './scenario-endpoint';
 import { runMethods } from './scenario-methods';
 import { evaluateTargets } from './targets';
-import { tmRows, type TmRow } from './tm-rows';
+import { tmRows, type TmRow } from '../ingest/client/tm-rows';
 
 const SCENARIOS = ['methods', 'single', 'concurrent', 'scaling'] as const;
 type Scenario = (typeof SCENARIOS)[number];

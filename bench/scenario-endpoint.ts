@@ -11,7 +11,7 @@ import type { RowFormat } from './row-encoders';
 import { mergeSamples, ScenarioSampler, type SampleSummary } from './samplers';
 import { throughput } from './scenario-methods';
 import { summarize } from './stats';
-import { TM_COLUMNS } from './tm-rows';
+import { TM_COLUMNS } from '../ingest/client/tm-rows';
 
 export const TABLE = 'tm_entries';
 const QUALIFIED = 'public.tm_entries';

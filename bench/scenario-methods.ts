@@ -5,7 +5,7 @@ import { expectRows, tmTableDdl, type BenchContext } from './bench-context';
 import { copyRows, insertRows } from './direct-methods';
 import { psqlCopy } from './psql-copy';
 import type { MethodResult, Throughput } from './report-types';
-import { TM_COLUMNS, type TmRow } from './tm-rows';
+import { TM_COLUMNS, type TmRow } from '../ingest/client/tm-rows';
 
 export interface MethodsInput {
   rows: readonly TmRow[];

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { TM_COLUMNS, tmRows } from '../../bench/tm-rows';
+import { TM_COLUMNS, tmRows } from '../../ingest/client/tm-rows';
 import {
   fileFormat,
   uploadFile,

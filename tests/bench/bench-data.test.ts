@@ -12,7 +12,7 @@ import { copyRows, insertRows } from '../../bench/direct-methods';
 import { connectionFromUrl, psqlCopy } from '../../bench/psql-copy';
 import { encodeAll } from '../../bench/row-encoders';
 import { writeRowFiles, type RowFileSet } from '../../bench/row-files';
-import { TM_COLUMNS, tmRows, type TmRow } from '../../bench/tm-rows';
+import { TM_COLUMNS, tmRows, type TmRow } from '../../ingest/client/tm-rows';
 import { makeTestDir, startTestPostgres, stopAllTestServers, type TestPostgres } from '../harness';
 
 afterAll(stopAllTestServers);

@@ -1,5 +1,5 @@
-// Deterministic translation-memory rows for the benchmarks: the same seed gives the same rows on every
-// machine, so a report can be reproduced and every method/format is fed identical data. ~200 bytes per
+// Deterministic translation-memory rows for `powerhouse upload --generate` and the benchmarks: the same
+// seed gives the same rows on every machine, so a report can be reproduced and every method/format is fed identical data. ~200 bytes per
 // row in COPY text form, with the content a TM really holds: accented Latin, CJK, RTL Arabic, emoji,
 // quotes, and now and then a tab, newline or backslash (so every format's escaping is exercised).
 
