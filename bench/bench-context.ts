@@ -1,14 +1,10 @@
 // What every scenario needs: the running stack, a superuser connection for set-up and checks, the psql
 // baseline's connection, the data files, and a clean starting point before each measurement.
 import fs from 'node:fs';
-import path from 'node:path';
 import { Client } from 'pg';
 import type { LocalStack } from '../cli/local/stack';
 import { INGEST_POOL_DB, ROLES } from '../config-templates/names';
-import { uploadFile } from './http-upload';
 import { connectionFromUrl, type PgConnection } from './psql-copy';
-import { encodeAll } from './row-encoders';
-import { TM_COLUMNS, tmRows } from '../ingest/client/tm-rows';
 
 export interface BenchContext {
   stack: LocalStack;
@@ -91,59 +87,40 @@ export async function beforePsqlRun(ctx: BenchContext): Promise<void> {
 }
 
 /**
- * Before an endpoint run: a cold start (no PgBouncer server connections, as after server_idle_timeout), or
- * with --warm N open PgBouncer server connections and N pooled connections in the worker, as right after a
- * burst of N uploads.
+ * Before an endpoint run, as deployed (default): PgBouncer's ingest entry holds the tier's min_pool_size
+ * server connections and the worker its dbPoolKeepOpen client connections (it opens them itself at start
+ * and after a drop). --cold: no PgBouncer server connections and min_pool_size 0, as the tier was before it
+ * kept them open.
  */
-export async function beforeEndpointRun(ctx: BenchContext, users = 1): Promise<void> {
+export async function beforeEndpointRun(ctx: BenchContext): Promise<void> {
   if (!ctx.warm) {
     await setIngestMinPool(ctx, 0);
     await releaseIngestConnections(ctx);
     return;
   }
-  // As deployed: PgBouncer refills the tier's min_pool_size (one login at a time, while the worker's ops
-  // connection is its client); wait until it has.
+  // PgBouncer refills min_pool_size one login at a time, while the worker's ops connection is its client.
   const want = tierMinPool(ctx);
   await setIngestMinPool(ctx, want);
   await fetch(`${ctx.stack.ingestUrl}/readyz`).catch(() => undefined); // the ops pool reconnects if it was dropped
+  const keepOpen = ctx.stack.settings.ingest.dbPoolKeepOpen.value;
   const deadline = Date.now() + 120_000;
-  while ((await ingestBackends(ctx)) < want) {
-    if (Date.now() > deadline) throw new Error(`PgBouncer did not open min_pool_size ${want} in 120 s`);
+  while ((await ingestBackends(ctx)) < want || (await workerPoolIdle(ctx)) < keepOpen) {
+    if (Date.now() > deadline)
+      throw new Error(
+        `PgBouncer's min_pool_size ${want} or the worker's ${keepOpen} pooled connections not open in 120 s`,
+      );
     await sleep(100);
   }
-  // PgBouncer's server connections: N transactions open at once through the ingest entry make it open N
-  // (tiny uploads alone would reuse a few). They stay idle in PgBouncer for server_idle_timeout.
-  const holders = await Promise.all(
-    Array.from({ length: users }, async () => {
-      const c = new Client({ connectionString: ctx.stack.ingestDsn, application_name: 'bench-warm-up' });
-      c.on('error', () => undefined);
-      await c.connect();
-      await c.query('BEGIN');
-      await c.query('SELECT 1');
-      return c;
-    }),
-  );
-  await Promise.all(holders.map(async (c) => c.query('COMMIT').finally(() => c.end())));
-  // The worker's pooled connections: one upload per user at once opens N of them (idle for 30 s).
-  const tokens = users === 1 ? [ctx.stack.token] : ctx.stack.tokens.slice(0, users);
-  const results = await Promise.all(
-    tokens.map((token, i) => {
-      const file = path.join(ctx.filesDir, `warm-up-${i + 1}.pgcopy`);
-      if (!fs.existsSync(file)) fs.writeFileSync(file, encodeAll('pgcopy', tmRows(1, 1, i + 1)));
-      return uploadFile({
-        baseUrl: ctx.stack.ingestUrl,
-        token,
-        table: 'tm_entries',
-        format: 'pgcopy',
-        file,
-        columns: TM_COLUMNS,
-        idempotencyKey: `bench-warm-up-${Date.now().toString(36)}-${i}`,
-      });
-    }),
-  );
-  const bad = results.find((r) => !r.ok);
-  if (bad) throw new Error(`warm-up upload failed: ${bad.error}`);
 }
+
+/** Idle connections in the worker's upload pool, from its /metrics (served from memory, no database). */
+async function workerPoolIdle(ctx: BenchContext): Promise<number> {
+  const text = await (await fetch(`${ctx.stack.ingestUrl}/metrics`)).text();
+  const m = /^powerhouse_ingest_db_pool_connections\{state="idle"\} (\d+)$/m.exec(text);
+  if (!m) throw new Error("the worker's /metrics has no powerhouse_ingest_db_pool_connections");
+  return Number(m[1]);
+}
+
 /** DDL of tm_entries (INGEST-API.md), for the per-method tables. */
 export function tmTableDdl(qualified: string, indexName: string): string {
   return `CREATE TABLE ${qualified} (

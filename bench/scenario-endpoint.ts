@@ -195,7 +195,7 @@ async function endpointTrial(
   k: number,
 ): Promise<Trial> {
   const { users, format } = input;
-  await beforeEndpointRun(ctx, users);
+  await beforeEndpointRun(ctx);
   await resetTable(ctx, QUALIFIED);
   ctx.log(`concurrent: ${users} × ${files[0].rows} rows via the endpoint (${format})`);
   const s = sampler(ctx, true, 100);

@@ -58,6 +58,8 @@ export interface PgBouncerSettings {
 export interface IngestSettings {
   /** node-postgres pool size of the worker; equals the PgBouncer ingest pool size. */
   readonly dbPoolSize: Tuned<number>;
+  /** Connections of that pool the worker opens at start and keeps open (0: open on demand). */
+  readonly dbPoolKeepOpen: Tuned<number>;
   readonly maxConcurrentUploads: Tuned<number>;
   readonly maxConcurrentUploadsPerToken: Tuned<number>;
   readonly maxBodyBytes: Tuned<number>;

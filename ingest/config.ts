@@ -15,6 +15,8 @@ const positiveInt = z.number().int().positive();
 
 export const ingestLimitsSchema = z.object({
   dbPoolSize: positiveInt,
+  /** Upload pool connections opened at start and kept open; default maxConcurrentUploads (capped at dbPoolSize). */
+  dbPoolKeepOpen: z.number().int().nonnegative().optional(),
   maxConcurrentUploads: positiveInt,
   maxConcurrentUploadsPerToken: positiveInt,
   maxBodyBytes: positiveInt,
@@ -115,6 +117,7 @@ export function hashToken(token: string): string {
 export function limitsFromSettings(s: IngestSettings): IngestLimits {
   return {
     dbPoolSize: s.dbPoolSize.value,
+    dbPoolKeepOpen: s.dbPoolKeepOpen.value,
     maxConcurrentUploads: s.maxConcurrentUploads.value,
     maxConcurrentUploadsPerToken: s.maxConcurrentUploadsPerToken.value,
     maxBodyBytes: s.maxBodyBytes.value,

@@ -8,6 +8,7 @@ export interface IngestMetrics {
   readonly bytes: Counter<'table'>;
   readonly uploads: Counter<'table' | 'status'>;
   readonly duration: Histogram<'table' | 'outcome'>;
+  readonly queueWait: Histogram;
   readonly active: Gauge;
   readonly errors: Counter<'kind'>;
 }
@@ -53,6 +54,14 @@ export function createMetrics(pool: Pool, opts: { defaultMetrics?: boolean } = {
       help: 'Upload duration from request to response',
       labelNames: ['table', 'outcome'],
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
+      registers,
+    }),
+    // What a user waits before the first body byte is read: node pool + PgBouncer + BEGIN (issue 6's
+    // "time to first byte accepted", seen from the worker).
+    queueWait: new Histogram({
+      name: 'powerhouse_ingest_upload_queue_wait_seconds',
+      help: 'Upload wait from request to its transaction begun (pool connection + BEGIN), before any body byte is read',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
       registers,
     }),
     active: new Gauge({ name: 'powerhouse_ingest_active_uploads', help: 'Uploads in progress', registers }),

@@ -15,6 +15,7 @@ import { createLogger } from './logger';
 import { createMetrics } from './metrics';
 import { migrate } from './migrations';
 import { pgbouncerSnapshot } from './pgbouncer-admin';
+import { PoolWarmer } from './pool-warmer';
 import { SERVER_WAIT_MS, runUpload } from './upload';
 import { UploadSlots } from './upload-slots';
 import { UploadTracker, type UploadStatus } from './upload-tracker';
@@ -107,6 +108,14 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
   });
   for (const p of [pool, opsPool])
     p.on('error', (err) => log.warn({ err }, 'idle database connection failed'));
+  // A pool handed in by the caller is the caller's to size.
+  const warmer = ownPool
+    ? new PoolWarmer(
+        pool,
+        Math.min(limits.dbPoolKeepOpen ?? limits.maxConcurrentUploads, limits.dbPoolSize),
+        log,
+      )
+    : undefined;
 
   const auth = new TokenVerifier(config.tokens, config.adminTokenSha256);
   const metrics = createMetrics(pool, { defaultMetrics: deps.defaultMetrics });
@@ -452,6 +461,8 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
       }
     }
     catalog = await loadCatalog(opsPool, config.tables);
+    // Listen with the upload connections open; if they cannot all be opened now, the warmer keeps trying.
+    await warmer?.fill();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -485,6 +496,7 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
     }
     server.closeAllConnections();
     await serverClosed;
+    warmer?.stop();
     await Promise.all([ownPool ? pool.end() : undefined, opsPool.end()]);
     log.info('ingest worker stopped');
   }

@@ -55,6 +55,9 @@ function checkInvariants(s: Settings): void {
 
   expect(s.ingest.dbPoolSize.value).toBe(b.ingest.poolSize.value);
   expect(s.ingest.maxConcurrentUploads.value).toBeLessThanOrEqual(b.ingest.poolSize.value);
+  // Every upload finds an open client connection; the pool never opens more than it may hold.
+  expect(s.ingest.dbPoolKeepOpen.value).toBe(s.ingest.maxConcurrentUploads.value);
+  expect(s.ingest.dbPoolKeepOpen.value).toBeLessThanOrEqual(s.ingest.dbPoolSize.value);
 
   for (const [name, p] of Object.entries(s.postgres))
     expect([name, p.reason.length > 10]).toEqual([name, true]);

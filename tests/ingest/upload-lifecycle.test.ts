@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from 'pg';
 import { INGEST_POOL_DB, ROLES } from '../../config-templates/names';
 import { CatalogError } from '../../ingest/catalog';
 import { createIngestServer, type IngestServer } from '../../ingest/server';
@@ -647,6 +648,71 @@ describe('operations', () => {
       /^powerhouse_ingest_upload_duration_seconds_count\{table="file_rows",outcome="committed"\} \d+$/m,
     );
     expect(after.text).toMatch(/^powerhouse_ingest_bytes_total\{table="file_rows"\} \d+$/m);
+  });
+
+  it('opens its upload connections before it listens, uses them without new logins, and reopens them after PgBouncer drops them', async () => {
+    // Client connections of workers' upload pools, as PgBouncer sees them (the ops pool has another name).
+    const uploadClients = async () => {
+      const c = new Client({ connectionString: stack.consoleUrl });
+      await c.connect();
+      try {
+        const rows = (await c.query<{ application_name: string }>('SHOW CLIENTS')).rows;
+        return rows.filter((r) => r.application_name === 'powerhouse-ingest').length;
+      } finally {
+        await c.end();
+      }
+    };
+    const metric = async (url: string, series: string) => {
+      const text = (await request(url, '/metrics', { method: 'GET' })).text;
+      const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+      if (!line) throw new Error(`no ${series} in /metrics`);
+      return Number(line.slice(series.length + 1));
+    };
+    const total = 'powerhouse_ingest_db_pool_connections{state="total"}';
+    const idle = 'powerhouse_ingest_db_pool_connections{state="idle"}';
+    const waits = 'powerhouse_ingest_upload_queue_wait_seconds_count';
+    // The suite's main worker has its own upload connections (idle during this test).
+    const others = async () => metric(main.url, total);
+    expect(await uploadClients()).toBe(await others());
+
+    const lazy = await stack.startWorker({ limits: { dbPoolKeepOpen: 0 } });
+    try {
+      expect(await metric(lazy.url, total)).toBe(0);
+      expect(await uploadClients()).toBe(await others());
+    } finally {
+      await lazy.close();
+    }
+
+    const w = await stack.startWorker({ limits: { dbPoolKeepOpen: 3 } });
+    try {
+      expect(await metric(w.url, total)).toBe(3);
+      expect(await metric(w.url, idle)).toBe(3);
+      expect(await uploadClients()).toBe((await others()) + 3);
+      expect(await metric(w.url, waits)).toBe(0);
+      const res = await upload(w.url, 'file_rows', 'ndjson', ndjsonRows(95, 1, 4), { key: 'warm-1' });
+      expect(res.status).toBe(201);
+      expect(await metric(w.url, waits)).toBe(1);
+      expect(await uploadClients()).toBe((await others()) + 3); // the upload used an open connection
+
+      await stack.bouncer.server.restart(); // drops every client connection
+      await eventually(async () => ((await metric(w.url, idle)) === 3 ? true : undefined), 1000);
+      expect(await metric(w.url, total)).toBe(3);
+      await eventually(
+        async () => ((await uploadClients()) === (await others()) + 3 ? true : undefined),
+        1000,
+      );
+      const again = await upload(w.url, 'file_rows', 'ndjson', ndjsonRows(96, 1, 4), { key: 'warm-2' });
+      expect(again.status).toBe(201);
+      expect(await fileCounts(95, 96)).toEqual(
+        new Map([
+          [95, 4],
+          [96, 4],
+        ]),
+      );
+    } finally {
+      await w.close();
+    }
+    await eventually(async () => ((await uploadClients()) === (await others()) ? true : undefined), 1000);
   });
 
   it('/v1/admin/pgbouncer shows SHOW POOLS and SHOW STATS to the admin token only', async () => {
