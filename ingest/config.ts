@@ -159,14 +159,17 @@ export function loadIngestConfig(opts: { file?: string; env?: Env } = {}): Inges
     } catch (err) {
       throw new ConfigError(`cannot read ingest config ${file}: ${(err as Error).message}`);
     }
+    let parsed: unknown;
     try {
-      const parsed: unknown = JSON.parse(text);
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-        throw new Error('top level must be an object');
-      raw = parsed as Record<string, unknown>;
+      parsed = JSON.parse(text);
     } catch (err) {
-      throw new ConfigError(`ingest config ${file} is not valid JSON: ${(err as Error).message}`);
+      // V8's message may quote the start of the file, which can hold a database URL: give the position only.
+      const where = /position \d+/.exec((err as Error).message)?.[0];
+      throw new ConfigError(`ingest config ${file} is not valid JSON${where ? ` (at ${where})` : ''}`);
     }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new ConfigError(`ingest config ${file}: the top level must be a JSON object`);
+    raw = parsed as Record<string, unknown>;
   }
   const set = (key: string, value: unknown) => {
     if (value !== undefined) raw[key] = value;

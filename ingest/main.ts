@@ -1,5 +1,5 @@
 // Process entry of the ingest worker: `tsx ingest/main.ts [config.json]` (or POWERHOUSE_INGEST_CONFIG).
-// SIGTERM/SIGINT: graceful shutdown; SIGHUP: re-read the tables' columns from the catalog.
+// SIGTERM/SIGINT: graceful shutdown; SIGHUP: re-read the config (tokens, tables) and the tables' columns.
 import { ConfigError, loadIngestConfig } from './config';
 import { createIngestServer } from './server';
 
@@ -40,7 +40,15 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('SIGHUP', () => {
-    server.reload().catch(() => undefined); // logged by reload()
+    let next;
+    try {
+      next = loadIngestConfig({ file });
+    } catch (err) {
+      // ConfigError messages name the file and the bad paths; tokens are stored as hashes only.
+      log.error({ err }, 'config reload failed; keeping the running configuration');
+      return;
+    }
+    server.reload(next).catch(() => undefined); // logged by reload()
   });
 }
 

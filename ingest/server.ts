@@ -37,8 +37,12 @@ export interface IngestServer {
   listen(port?: number, host?: string): Promise<string>;
   /** Stops accepting, lets uploads finish for shutdownGraceMs, then aborts the rest (rolled back). */
   close(): Promise<void>;
-  /** Re-reads the allowlisted tables' columns from the catalog (SIGHUP). Keeps the old catalog on failure. */
-  reload(): Promise<void>;
+  /**
+   * SIGHUP: re-reads the allowlisted tables' columns from the catalog and, given a new config, takes its
+   * tokens and tables (other settings need a restart and are reported). All or nothing: on failure the
+   * running catalog and tokens stay.
+   */
+  reload(next?: IngestConfig): Promise<void>;
   /** http://host:port of the listening server; throws before listen(). */
   readonly url: string;
   readonly registry: Registry;
@@ -53,6 +57,16 @@ const POOL_CONNECT_TIMEOUT_MS = 10_000;
 /** After aborting uploads at the end of the grace period, how long their rollbacks may take. */
 const ABORT_SETTLE_MS = 15_000;
 const READY_TIMEOUT_MS = 5_000;
+/** Config keys a running worker keeps until it restarts (reload() takes tokens and tables). */
+const RESTART_ONLY = [
+  'databaseUrl',
+  'migrationDatabaseUrl',
+  'pgbouncerAdminUrl',
+  'listen',
+  'limits',
+  'migrate',
+  'logLevel',
+] as const satisfies readonly (keyof IngestConfig)[];
 
 interface DbUploadRow {
   upload_id: string;
@@ -117,7 +131,9 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
       )
     : undefined;
 
-  const auth = new TokenVerifier(config.tokens, config.adminTokenSha256);
+  // Tokens and tables can change on reload(); everything else in config needs a restart.
+  let auth = new TokenVerifier(config.tokens, config.adminTokenSha256);
+  let tables = config.tables;
   const metrics = createMetrics(pool, { defaultMetrics: deps.defaultMetrics });
   const tracker = new UploadTracker();
   const slots = new UploadSlots(limits.maxConcurrentUploads, limits.maxConcurrentUploadsPerToken);
@@ -438,14 +454,25 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
     }
   }
 
-  async function reload(): Promise<void> {
+  async function reload(next?: IngestConfig): Promise<void> {
+    const nextTables = next?.tables ?? tables;
     try {
-      catalog = await loadCatalog(opsPool, config.tables);
-      log.info({ tables: [...catalog.keys()] }, 'catalog reloaded');
+      catalog = await loadCatalog(opsPool, nextTables);
     } catch (err) {
-      log.error({ err }, 'catalog reload failed; keeping the previous one');
+      log.error({ err }, 'reload failed (catalog); keeping the previous tables and tokens');
       throw err;
     }
+    tables = nextTables;
+    if (next) {
+      auth = new TokenVerifier(next.tokens, next.adminTokenSha256);
+      const needRestart = RESTART_ONLY.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+      if (needRestart.length)
+        log.warn({ settings: needRestart }, 'changed settings that take effect only after a restart');
+    }
+    log.info(
+      { tables: [...catalog.keys()], ...(next ? { tokens: next.tokens.map((t) => t.id) } : {}) },
+      next ? 'configuration reloaded' : 'catalog reloaded',
+    );
   }
 
   async function listen(port = config.listen.port, host = config.listen.host): Promise<string> {
@@ -460,7 +487,7 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
         if (migrationPool !== opsPool) await migrationPool.end();
       }
     }
-    catalog = await loadCatalog(opsPool, config.tables);
+    catalog = await loadCatalog(opsPool, tables);
     // Listen with the upload connections open; if they cannot all be opened now, the warmer keeps trying.
     await warmer?.fill();
     await new Promise<void>((resolve, reject) => {

@@ -139,6 +139,8 @@ Type=simple
 User=${WORKER_USER}
 Group=${WORKER_USER}
 ExecStart=${INGEST_WORKER_EXEC}
+# systemctl reload: SIGHUP re-reads the config's tokens and tables (a new or revoked token, no restart).
+ExecReload=/bin/kill -HUP $MAINPID
 Environment=NODE_ENV=production
 Restart=always
 RestartSec=2

@@ -112,6 +112,23 @@ describe('loadIngestConfig', () => {
     const file = path.join(dir, 'broken.json');
     fs.writeFileSync(file, '{"databaseUrl": ');
     expect(() => loadIngestConfig({ file, env: {} })).toThrow(`ingest config ${file} is not valid JSON`);
+    // V8 quotes the start of unparsable text in its message; the file can hold a database password.
+    const leaky = path.join(dir, 'leaky.json');
+    fs.writeFileSync(leaky, 'pw{"databaseUrl": "postgresql://u:hunter2@h/db"}');
+    expect(() => JSON.parse(fs.readFileSync(leaky, 'utf8'))).toThrow(/pw\{/); // the positive control
+    let message = '';
+    try {
+      loadIngestConfig({ file: leaky, env: {} });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(
+      new RegExp(`^ingest config ${leaky} is not valid JSON( \\(at position \\d+\\))?$`),
+    );
+    expect(message).not.toMatch(/hunter2|pw\{/);
+    const list = path.join(dir, 'list.json');
+    fs.writeFileSync(list, '[]');
+    expect(() => loadIngestConfig({ file: list, env: {} })).toThrow('the top level must be a JSON object');
     expect(() => loadIngestConfig({ file: path.join(dir, 'absent.json'), env: {} })).toThrow(
       /cannot read ingest config/,
     );

@@ -9,7 +9,8 @@ import { Client } from 'pg';
 import { INGEST_POOL_DB, ROLES } from '../../config-templates/names';
 import { CatalogError } from '../../ingest/catalog';
 import { createIngestServer, type IngestServer } from '../../ingest/server';
-import { stopAllTestServers } from '../harness';
+import { hashToken } from '../../ingest/config';
+import { randomPassword, stopAllTestServers } from '../harness';
 import { pgcopy } from './pgcopy-fixture';
 import {
   CT,
@@ -528,7 +529,7 @@ describe('graceful shutdown', () => {
 });
 
 describe('the worker process (ingest/main.ts)', () => {
-  it('logs JSON to stdout, re-reads the catalog on SIGHUP, and on SIGTERM aborts what outlives the grace period, then exits 0', async () => {
+  it('logs JSON to stdout, re-reads config and catalog on SIGHUP, and on SIGTERM aborts what outlives the grace period, then exits 0', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-main-'));
     try {
       const config = stack.config({
@@ -568,9 +569,52 @@ describe('the worker process (ingest/main.ts)', () => {
         400,
       );
       child.kill('SIGHUP');
-      await eventually(() => lines().find((l) => l.msg === 'catalog reloaded'));
+      await eventually(() => lines().find((l) => l.msg === 'configuration reloaded'));
       expect((await upload(base, 'keyed', 'ndjson', '{"k":"h1","val":"v","from_sighup":"x"}\n')).status).toBe(
         201,
+      );
+
+      // A new translator's token and a revoked one take effect on SIGHUP, without a restart.
+      const added = 'tok-added-' + randomPassword();
+      const reloaded = lines().filter((l) => l.msg === 'configuration reloaded').length;
+      fs.writeFileSync(
+        file,
+        JSON.stringify({
+          ...config,
+          tokens: [
+            ...config.tokens.filter((t) => t.id !== 'other'),
+            { id: 'added', sha256: hashToken(added), tables: ['keyed'] },
+          ],
+          limits: { ...config.limits, shutdownGraceMs: 301 },
+        }),
+      );
+      child.kill('SIGHUP');
+      const after = await eventually(
+        () => lines().filter((l) => l.msg === 'configuration reloaded')[reloaded],
+      );
+      expect(after.tokens).toEqual(['writer', 'tm-only', 'added']);
+      expect(
+        lines().find((l) => l.msg === 'changed settings that take effect only after a restart'),
+      ).toMatchObject({ settings: ['limits'] });
+      const keyedRow = (k: string) => `{"k":"${k}","val":"v"}\n`;
+      expect((await upload(base, 'keyed', 'ndjson', keyedRow('h2'), { token: added })).status).toBe(201);
+      expect((await upload(base, 'file_rows', 'ndjson', ndjsonRows(94, 1, 1), { token: added })).status).toBe(
+        403,
+      );
+      expect((await upload(base, 'keyed', 'ndjson', keyedRow('h3'), { token: TOKENS.other })).status).toBe(
+        401,
+      );
+
+      // A broken file is refused as a whole: the running tokens stay.
+      fs.writeFileSync(file, '{"tokens": ');
+      child.kill('SIGHUP');
+      const refused = await eventually(() =>
+        lines().find((l) => l.msg === 'config reload failed; keeping the running configuration'),
+      );
+      expect(JSON.stringify(refused)).toContain('is not valid JSON');
+      expect((await upload(base, 'keyed', 'ndjson', keyedRow('h4'), { token: added })).status).toBe(201);
+      expect((await upload(base, 'keyed', 'ndjson', keyedRow('h5'), { token: TOKENS.other })).status).toBe(
+        401,
       );
 
       const stuck = await holdUpload(base, 'file_rows', 'main-stuck', ndjsonRows(95, 1, 50));
@@ -584,7 +628,7 @@ describe('the worker process (ingest/main.ts)', () => {
       expect(msgs).toEqual(
         expect.arrayContaining(['stopping', 'grace period over: aborting uploads', 'ingest worker stopped']),
       );
-      for (const token of Object.values(TOKENS)) expect(stdout).not.toContain(token);
+      for (const token of [...Object.values(TOKENS), added]) expect(stdout).not.toContain(token);
       await poolSettled();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -689,7 +733,7 @@ describe('operations', () => {
       expect(await metric(w.url, idle)).toBe(3);
       expect(await uploadClients()).toBe((await others()) + 3);
       expect(await metric(w.url, waits)).toBe(0);
-      const res = await upload(w.url, 'file_rows', 'ndjson', ndjsonRows(95, 1, 4), { key: 'warm-1' });
+      const res = await upload(w.url, 'file_rows', 'ndjson', ndjsonRows(97, 1, 4), { key: 'warm-1' });
       expect(res.status).toBe(201);
       expect(await metric(w.url, waits)).toBe(1);
       expect(await uploadClients()).toBe((await others()) + 3); // the upload used an open connection
@@ -701,12 +745,12 @@ describe('operations', () => {
         async () => ((await uploadClients()) === (await others()) + 3 ? true : undefined),
         1000,
       );
-      const again = await upload(w.url, 'file_rows', 'ndjson', ndjsonRows(96, 1, 4), { key: 'warm-2' });
+      const again = await upload(w.url, 'file_rows', 'ndjson', ndjsonRows(98, 1, 4), { key: 'warm-2' });
       expect(again.status).toBe(201);
-      expect(await fileCounts(95, 96)).toEqual(
+      expect(await fileCounts(97, 98)).toEqual(
         new Map([
-          [95, 4],
-          [96, 4],
+          [97, 4],
+          [98, 4],
         ]),
       );
     } finally {
