@@ -126,6 +126,22 @@ export interface UploadErrorContext {
   readonly retryAfterSeconds: number;
 }
 
+/**
+ * A retryable server-side failure in words for the client. PostgreSQL's own message can name server files
+ * ("could not extend file \"base/16384/16390\"…"), which is nothing a client should see; the worker logs it.
+ */
+function resourceMessage(pg: PgLikeError): string {
+  const what =
+    pg.code === '53100'
+      ? 'the database server is out of disk space'
+      : pg.code === '53200'
+        ? 'the database server is out of memory'
+        : pg.code === '40001' || pg.code === '40P01'
+          ? 'the upload conflicted with another transaction'
+          : 'the database server is out of resources';
+  return `${what} (SQLSTATE ${pg.code}); nothing was stored, retry later with the same Idempotency-Key`;
+}
+
 /** Maps the first failure of an upload to the response the contract promises. */
 export function uploadErrorResponse(err: unknown, ctx: UploadErrorContext): HttpError {
   if (err instanceof HttpError) return err;
@@ -145,7 +161,7 @@ export function uploadErrorResponse(err: unknown, ctx: UploadErrorContext): Http
     // before the row mapping: COPY's context names the row being written when the disk filled up, but that row
     // is not at fault.
     if (pg.code.startsWith('53') || pg.code === '40001' || pg.code === '40P01')
-      return httpErrors.unavailable(`database busy: ${pg.message}`, ctx.retryAfterSeconds);
+      return httpErrors.unavailable(resourceMessage(pg), ctx.retryAfterSeconds);
     if (ctx.columns) {
       const rowErr = mapCopyError(pg, ctx.format, [...ctx.columns]);
       if (rowErr) return httpErrors.badRow(rowErr.row, rowErr.column, rowErr.message);
