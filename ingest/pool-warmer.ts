@@ -3,8 +3,9 @@
 // A new connection through PgBouncer is a TCP connect plus a SCRAM exchange: four round trips, each of which
 // waits its turn on the worker's event loop. With 30 uploads streaming on 2 cores that loop lagged up to
 // 0.6 s, and the uploads of a burst that needed new connections started 4–8 s late (issue 6). Client
-// connections to PgBouncer cost PostgreSQL nothing, so the worker opens them at start and refills the pool
-// when a connection is dropped (PgBouncer restart, network).
+// connections to PgBouncer cost PostgreSQL nothing (without PgBouncer they are backends, which the tier's
+// max_connections counts either way), so the worker opens them at start and refills the pool when a
+// connection is dropped (PgBouncer restart, network).
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 
