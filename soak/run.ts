@@ -4,7 +4,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { sleep } from '../tests/reliability/http-client';
 import { startLiveStack, type LiveStack } from '../tests/reliability/live-stack';
-import { prng } from '../tests/reliability/timing-stats';
+import { mulberry32 } from '../ingest/client/tm-rows';
 import { faultLoop, repair, type FaultLog } from './faults';
 import { Ledger } from './ledger';
 import { untilAcknowledged, uploaderLoop, type UploaderOptions } from './uploaders';
@@ -59,7 +59,7 @@ interface Found {
 async function main(): Promise<number> {
   const opts = program.parse().opts<Options>();
   const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const clients = Math.round(opts.clients ?? opts.users + 2);
   const users = Math.round(opts.users);
   console.log(`soak: ${opts.minutes} min, seed ${seed}, tier users ${users}, ${clients} client loops`);

@@ -7,6 +7,7 @@
 // median is more than `tolerance` × the baseline's median. With n rounds the median's standard error is
 // about 1.25·σ/√n, so with a few hundred rounds a 10 % tolerance sits several standard errors above
 // noise, while a leak that grows with the number of correct characters shows up as a shift of its own size.
+import { mulberry32 } from '../../ingest/client/tm-rows';
 
 export type Samples = Record<string, number[]>;
 
@@ -15,18 +16,6 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-/** A small deterministic PRNG (mulberry32), so a failing order can be replayed from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function shuffle<T>(xs: T[], rnd: () => number): T[] {
@@ -43,7 +32,7 @@ export async function interleavedTrials(
   rounds: number,
   seed: number,
 ): Promise<Samples> {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const names = Object.keys(classes);
   const out: Samples = Object.fromEntries(names.map((n) => [n, []]));
   for (let r = 0; r < rounds; r++) {

@@ -2,6 +2,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type ColumnInfo, type CopyEncoderOptions, createCopyEncoder } from '../../../ingest/formats';
+import { mulberry32 } from '../../../ingest/client/tm-rows';
 
 export interface EncoderRun {
   output: Buffer;
@@ -53,18 +54,6 @@ export async function runEncoder(
   };
 }
 
-/** Deterministic PRNG (mulberry32) so random splits are reproducible from a seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function splitEvery(buf: Buffer, size: number): Buffer[] {
   const out: Buffer[] = [];
   for (let i = 0; i < buf.length; i += size) out.push(buf.subarray(i, i + size));
@@ -73,7 +62,7 @@ export function splitEvery(buf: Buffer, size: number): Buffer[] {
 
 /** Cuts buf at random points (between 1 and maxPiece bytes apart). */
 export function splitRandom(buf: Buffer, seed: number, maxPiece = 64): Buffer[] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const out: Buffer[] = [];
   let i = 0;
   while (i < buf.length) {
