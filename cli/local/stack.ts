@@ -71,7 +71,8 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-interface Secrets {
+/** What dataDir/secrets.json holds (0600): generated at first start, reused after. */
+export interface LocalSecrets {
   superuser: string;
   app: string;
   ingest: string;
@@ -86,11 +87,11 @@ interface Secrets {
 
 const secret = () => randomBytes(24).toString('base64url');
 
-function loadSecrets(dir: string, extraTokens: number): Secrets {
+function loadSecrets(dir: string, extraTokens: number): LocalSecrets {
   const file = path.join(dir, 'secrets.json');
-  let s: Secrets;
+  let s: LocalSecrets;
   if (fs.existsSync(file)) {
-    s = JSON.parse(fs.readFileSync(file, 'utf8')) as Secrets;
+    s = JSON.parse(fs.readFileSync(file, 'utf8')) as LocalSecrets;
   } else {
     s = {
       superuser: secret(),
@@ -120,7 +121,7 @@ const url = (user: string, password: string, port: number, db: string) =>
   `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${db}`;
 
 /** Database, roles (with the fixed SCRAM verifiers) and the app role's statement limit. Idempotent. */
-async function bootstrapDatabase(superuserUrl: string, s: Secrets, settings: Settings): Promise<void> {
+async function bootstrapDatabase(superuserUrl: string, s: LocalSecrets, settings: Settings): Promise<void> {
   const c = new Client({ connectionString: superuserUrl });
   await c.connect();
   try {

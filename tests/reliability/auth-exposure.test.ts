@@ -15,6 +15,7 @@ import { answered, getJson, sleep, upload, uploadUntilAnswered } from './http-cl
 import { countFile, fileRowsNdjson } from './file-rows';
 import { startLiveStack, type LiveStack } from './live-stack';
 import { compareToBaseline, differing, interleavedTrials, summarize, type Samples } from './timing-stats';
+import type { LocalSecrets } from '../../cli/local/stack';
 
 jest.setTimeout(180_000);
 
@@ -247,19 +248,10 @@ describe('refusing a token takes as long however much of it was right', () => {
 
 // --- Secrets never leave.
 
-interface Secrets {
-  superuser: string;
-  app: string;
-  ingest: string;
-  bouncerAdmin: string;
-  bouncerStats: string;
-  token: string;
-  adminToken: string;
-  userTokens: string[];
-}
-
 function allSecrets(): Record<string, string> {
-  const s = JSON.parse(fs.readFileSync(path.join(live.stack.dataDir, 'secrets.json'), 'utf8')) as Secrets;
+  const s = JSON.parse(
+    fs.readFileSync(path.join(live.stack.dataDir, 'secrets.json'), 'utf8'),
+  ) as LocalSecrets;
   return {
     'superuser password': s.superuser,
     'app password': s.app,

@@ -1,5 +1,5 @@
-// The whole local stack for reliability tests: real PostgreSQL 16, real PgBouncer and the ingest worker as a
-// child process (so SIGKILL and SIGTERM are real), from startLocalStack with a small tier, plus what the
+// The whole local stack for reliability and client tests: real PostgreSQL 16, real PgBouncer and the ingest
+// worker, by default as a child process (so SIGKILL and SIGTERM are real), from startLocalStack with a small tier, plus what the
 // tests need to look at it from outside: SQL as the superuser, PgBouncer's SHOW POOLS, the server backends of
 // the ingest role, the worker's log, and a way to give the worker extra tables or limits.
 import fs from 'node:fs';
@@ -15,6 +15,8 @@ export interface LiveStackOptions {
   users: number;
   extraTokens?: number;
   logLevel?: IngestConfig['logLevel'];
+  /** Default 'child'; 'in-process' cannot be reconfigured (its config is not re-read on restart). */
+  worker?: 'in-process' | 'child';
 }
 
 export interface IngestBackend {
@@ -61,7 +63,7 @@ export async function startLiveStack(opts: LiveStackOptions): Promise<LiveStack>
       tier: customTier({ cores: 2, ramMiB: 4096, disk: 'nvme' }, opts.users, 'detect'),
       ingestPort: 0,
       bouncerPort: 0,
-      worker: 'child',
+      worker: opts.worker ?? 'child',
       extraTokens: opts.extraTokens,
       logLevel: opts.logLevel ?? 'info',
     });
@@ -141,6 +143,8 @@ export async function startLiveStack(opts: LiveStackOptions): Promise<LiveStack>
 
   const configFile = path.join(stack.dataDir, 'ingest.json');
   const reconfigureWorker: LiveStack['reconfigureWorker'] = async (change) => {
+    if (opts.worker === 'in-process')
+      throw new Error('reconfigureWorker needs the worker as a child process');
     const current = JSON.parse(fs.readFileSync(configFile, 'utf8')) as IngestConfig;
     fs.writeFileSync(configFile, JSON.stringify(change(current), null, 2), { mode: 0o600 });
     await stack.restartWorker('graceful');
