@@ -5,7 +5,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client } from 'pg';
 import {
   APP_POOL_DB,
   DATABASE,
@@ -25,6 +24,7 @@ import { freePort } from './free-port';
 import { ensureOwnedDir, ensureServiceUser } from './os-user';
 import { findPgBouncer, pgBouncerPaths, startPgBouncer, type PgBouncerServer } from './pgbouncer-process';
 import { startPostgres, type PostgresServer } from './postgres-process';
+import { bootstrapDatabase } from './database-bootstrap';
 
 export interface LocalStackOptions {
   dataDir: string;
@@ -120,32 +120,6 @@ function loadSecrets(dir: string, extraTokens: number): LocalSecrets {
 const url = (user: string, password: string, port: number, db: string) =>
   `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${db}`;
 
-/** Database, roles (with the fixed SCRAM verifiers) and the app role's statement limit. Idempotent. */
-async function bootstrapDatabase(superuserUrl: string, s: LocalSecrets, settings: Settings): Promise<void> {
-  const c = new Client({ connectionString: superuserUrl });
-  await c.connect();
-  try {
-    const db = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
-    if (db.rowCount === 0) await c.query(`CREATE DATABASE "${DATABASE}"`);
-    for (const role of [ROLES.app, ROLES.ingest]) {
-      const exists = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
-      // A SCRAM verifier is not a secret password, but it is never logged either; literals only, no params
-      // (utility statements take no parameters): the verifier alphabet is [A-Za-z0-9+/=$:-].
-      const verb = exists.rowCount === 0 ? 'CREATE' : 'ALTER';
-      await c.query(`${verb} ROLE "${role}" LOGIN PASSWORD '${s.verifiers[role]}'`);
-    }
-    await c.query(
-      `ALTER ROLE "${ROLES.app}" SET statement_timeout = '${settings.roles.app.statementTimeoutMs.value}ms'`,
-    );
-    await c.query(
-      `ALTER ROLE "${ROLES.ingest}" SET statement_timeout = '${settings.roles.ingest.statementTimeoutMs.value}ms'`,
-    );
-    await c.query(`GRANT CONNECT ON DATABASE "${DATABASE}" TO "${ROLES.app}", "${ROLES.ingest}"`);
-  } finally {
-    await c.end();
-  }
-}
-
 async function waitHealthy(base: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -210,7 +184,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       user,
     });
     started.push({ stop: () => pg.stop('fast') });
-    await bootstrapDatabase(pg.superuserUrl('postgres'), secrets, settings);
+    await bootstrapDatabase(pg.superuserUrl('postgres'), secrets.verifiers, settings);
 
     let bouncer: PgBouncerServer | null = null;
     if (bouncerBin) {

@@ -12,6 +12,7 @@ import {
   tune,
   type Settings,
 } from '../../config-templates';
+import { bootstrapDatabase } from '../../cli/local/database-bootstrap';
 import { DATABASE, INGEST_POOL_DB, ROLES } from '../../config-templates/names';
 import {
   hashToken,
@@ -91,14 +92,12 @@ export async function startIngestStack(): Promise<IngestStack> {
   const ingestPassword = randomPassword();
   const statsPassword = randomPassword();
   const ingestVerifier = scramVerifier(ingestPassword);
-  const admin = new Client({ connectionString: pg.url });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${DATABASE}`);
-    await admin.query(`CREATE ROLE ${ROLES.ingest} LOGIN PASSWORD '${ingestVerifier}'`);
-  } finally {
-    await admin.end();
-  }
+  // Database and roles as the local stack makes them (statement limits, grants).
+  await bootstrapDatabase(
+    pg.url,
+    { [ROLES.app]: scramVerifier(randomPassword()), [ROLES.ingest]: ingestVerifier },
+    settings,
+  );
   const superDbUrl = pg.server.superuserUrl(DATABASE);
   const bouncer = await startTestPgBouncer({
     ini: ({ port, paths }) =>
