@@ -2,7 +2,7 @@
 // baseline's connection, the data files, and a clean starting point before each measurement.
 import fs from 'node:fs';
 import { Client } from 'pg';
-import type { LocalStack } from '../cli/local/stack';
+import type { LocalStack } from '../stacks/local-processes/stack';
 import { INGEST_POOL_DB, ROLES } from '../config-templates/names';
 import { connectionFromUrl, type PgConnection } from './psql-copy';
 

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort } from '../cli/local/free-port';
+import { freePort } from '../stacks/local-processes/free-port';
 import type { BenchContext } from './bench-context';
 import { mainThreadCpuProfile, readCpuProfile, summarizeCpuProfile } from './cpu-profile';
 import { uploadFile } from './http-upload';

@@ -2,8 +2,8 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { DEFAULT_PORTS } from '../../config-templates';
-import { portIsFree } from '../local/free-port';
-import { findPgBouncer } from '../local/pgbouncer-process';
+import { portIsFree } from '../../stacks/local-processes/free-port';
+import { findPgBouncer } from '../../stacks/local-processes/pgbouncer-process';
 import { addTierOptions, tierFromFlags, type TierFlags } from '../tier-options';
 
 function port(flag: string, text: string): number {
@@ -61,7 +61,7 @@ export function upCommand(): Command {
       const envToken = process.env.POWERHOUSE_INGEST_TOKEN || undefined;
       // Loaded here, not at the top: `powerhouse tune` should not pay for the worker's modules.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { startLocalStack } = require('../local/stack') as typeof import('../local/stack');
+      const { startLocalStack } = require('../../stacks/local-processes/stack') as typeof import('../../stacks/local-processes/stack');
       const stack = await startLocalStack({
         dataDir,
         tier,

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../cli/local/free-port';
+import { freePort } from '../../stacks/local-processes/free-port';
 import { startClientStack, type ClientStack } from './client-stack';
 
 jest.setTimeout(120_000);

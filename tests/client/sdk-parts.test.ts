@@ -6,7 +6,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { SpooledSource } from '../../ingest/client/body-source';
 import { BodySpool, type BodyChunk } from '../../ingest/client/body-spool';
-import { freePort } from '../../cli/local/free-port';
+import { freePort } from '../../stacks/local-processes/free-port';
 import { uploadRows } from '../../ingest/client';
 import { UploadRejectedError, UploadRowError, UploadUnavailableError } from '../../ingest/client/errors';
 import { lineOfRow } from '../../ingest/client/file-row-line';

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { freePort } from '../../cli/local/free-port';
+import { freePort } from '../../stacks/local-processes/free-port';
 import {
   describeTable,
   uploadFile,

@@ -22,8 +22,8 @@ import {
   type Settings,
   tune,
 } from '../../config-templates';
-import { postgresBinDir, CONF_INCLUDE_FILE } from '../../cli/local/postgres-process';
-import { ensureServiceUser, spawnIdentity } from '../../cli/local/os-user';
+import { postgresBinDir, CONF_INCLUDE_FILE } from '../../stacks/local-processes/postgres-process';
+import { ensureServiceUser, spawnIdentity } from '../../stacks/local-processes/os-user';
 import {
   randomPassword,
   startTestPgBouncer,

@@ -5,10 +5,10 @@ import fs from 'node:fs';
 
 import { Client } from 'pg';
 
-import { ensureServiceUser, isRoot } from '../../cli/local/os-user';
-import { findPgBouncer, startPgBouncer } from '../../cli/local/pgbouncer-process';
-import { startPostgres } from '../../cli/local/postgres-process';
-import { processGroupMembers } from '../../cli/local/supervised-child';
+import { ensureServiceUser, isRoot } from '../../stacks/local-processes/os-user';
+import { findPgBouncer, startPgBouncer } from '../../stacks/local-processes/pgbouncer-process';
+import { startPostgres } from '../../stacks/local-processes/postgres-process';
+import { processGroupMembers } from '../../stacks/local-processes/supervised-child';
 import {
   makeTestDir,
   randomPassword,

@@ -5,15 +5,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { freePort } from '../../cli/local/free-port';
-import { ensureOwnedDir, ensureServiceUser, type ServiceUser } from '../../cli/local/os-user';
+import { freePort } from '../../stacks/local-processes/free-port';
+import { ensureOwnedDir, ensureServiceUser, type ServiceUser } from '../../stacks/local-processes/os-user';
 import {
   pgBouncerPaths,
   startPgBouncer,
   type PgBouncerPaths,
   type PgBouncerServer,
-} from '../../cli/local/pgbouncer-process';
-import { startPostgres, type PostgresServer, type ShutdownMode } from '../../cli/local/postgres-process';
+} from '../../stacks/local-processes/pgbouncer-process';
+import { startPostgres, type PostgresServer, type ShutdownMode } from '../../stacks/local-processes/postgres-process';
 
 type Cleanup = () => Promise<void>;
 const cleanups = new Set<Cleanup>();

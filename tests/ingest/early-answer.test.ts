@@ -5,7 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { customTier } from '../../config-templates';
-import { startLocalStack, type LocalStack } from '../../cli/local/stack';
+import { startLocalStack, type LocalStack } from '../../stacks/local-processes/stack';
 
 let stack: LocalStack;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'powerhouse-early-'));

@@ -12,7 +12,7 @@ import {
   tune,
   type Settings,
 } from '../../config-templates';
-import { bootstrapDatabase } from '../../cli/local/database-bootstrap';
+import { bootstrapDatabase } from '../../stacks/local-processes/database-bootstrap';
 import { DATABASE, INGEST_POOL_DB, ROLES } from '../../config-templates/names';
 import {
   hashToken,

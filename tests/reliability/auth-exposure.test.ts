@@ -15,7 +15,7 @@ import { answered, getJson, sleep, upload, uploadUntilAnswered } from './http-cl
 import { countFile, fileRowsNdjson } from './file-rows';
 import { startLiveStack, type LiveStack } from './live-stack';
 import { compareToBaseline, differing, interleavedTrials, summarize, type Samples } from './timing-stats';
-import type { LocalSecrets } from '../../cli/local/stack';
+import type { LocalSecrets } from '../../stacks/local-processes/stack';
 
 jest.setTimeout(180_000);
 

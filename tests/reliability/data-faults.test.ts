@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { ensureServiceUser } from '../../cli/local/os-user';
+import { ensureServiceUser } from '../../stacks/local-processes/os-user';
 import { INGEST_OPS_CONNECTIONS, ROLES } from '../../config-templates';
 import {
   answered,

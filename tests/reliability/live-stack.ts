@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Pool } from 'pg';
-import { startLocalStack, type LocalStack } from '../../cli/local/stack';
+import { startLocalStack, type LocalStack } from '../../stacks/local-processes/stack';
 import { customTier, INGEST_POOL_DB, ROLES } from '../../config-templates';
 import type { IngestConfig } from '../../ingest/config';
 

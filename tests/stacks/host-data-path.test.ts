@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { Testing } from 'cdktf';
-import { freePort } from '../../cli/local/free-port';
+import { freePort } from '../../stacks/local-processes/free-port';
 import { DATABASE, ROLES } from '../../config-templates';
 import { HetznerStack } from '../../stacks/hetzner-stack';
 import { HOST, INGEST_HTTPS_PORT, WORKER_LISTEN } from '../../stacks/host-files';
