@@ -121,7 +121,7 @@ async function workerPoolIdle(ctx: BenchContext): Promise<number> {
   return Number(m[1]);
 }
 
-/** DDL of tm_entries (INGEST-API.md), for the per-method tables. */
+/** DDL of tm_entries (docs/INGEST-API.md), for the per-method tables. */
 export function tmTableDdl(qualified: string, indexName: string): string {
   return `CREATE TABLE ${qualified} (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -7,6 +7,7 @@ import { synthCommand } from './commands/synth';
 import { tuneCommand } from './commands/tune';
 import { upCommand } from './commands/up';
 import { uploadCommand } from './commands/upload';
+import { exitWithFailure } from './report-error';
 
 export function buildProgram(): Command {
   const program = new Command('powerhouse')
@@ -36,7 +37,8 @@ export async function main(argv = process.argv): Promise<void> {
       process.stderr.write(`powerhouse: ${(e as Error).message}\n`);
       process.exit(2);
     }
-    throw e;
+    // Never an unhandled rejection (Node would print the stack of an expected condition): one line, exit 1.
+    exitWithFailure('powerhouse', e);
   }
 }
 

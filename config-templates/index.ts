@@ -1,6 +1,9 @@
 export * from './settings';
 export * from './names';
 export * from './tiers';
+export * from './secrets';
+export * from './roles';
+export { dsn, redactDsn, type DsnParts } from './dsn';
 export {
   tune,
   type TuneOptions,
@@ -14,6 +17,7 @@ export { render, renderedFile } from './render';
 export {
   type RenderOptions,
   type RenderedFile,
+  type BouncerClientTls,
   DEFAULT_RENDER_OPTIONS,
   withDefaults,
 } from './render-options';

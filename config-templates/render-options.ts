@@ -15,7 +15,20 @@ export interface RenderOptions {
   /** Host PostgreSQL's unix socket directory (unix_socket_directories). */
   pgSocketDir: string;
   /** PgBouncer file paths. */
-  bouncer: { authFile: string; unixSocketDir: string; logFile?: string; pidFile?: string };
+  bouncer: {
+    authFile: string;
+    unixSocketDir: string;
+    logFile?: string;
+    pidFile?: string;
+    /** TLS on PgBouncer's client port, required of every TCP client; absent: no TLS (loopback-only stacks). */
+    clientTls?: BouncerClientTls;
+  };
+}
+
+/** PgBouncer's certificate for its clients: PEM files PgBouncer's user can read (the key mode 0640, its group). */
+export interface BouncerClientTls {
+  keyFile: string;
+  certFile: string;
 }
 
 export const DEFAULT_RENDER_OPTIONS: RenderOptions = {

@@ -1,5 +1,5 @@
 import { DATABASE, ROLES } from './names';
-import type { RenderOptions } from './render-options';
+import type { BouncerClientTls, RenderOptions } from './render-options';
 import { scramVerifier } from './scram';
 import type { PgBouncerPool, Settings } from './settings';
 
@@ -14,6 +14,23 @@ function databaseLine(pool: PgBouncerPool, o: RenderOptions): string {
     `min_pool_size=${pool.minPoolSize.value}`,
   ];
   return `; ${pool.poolSize.reason}\n${pool.name} = ${params.join(' ')}`;
+}
+
+/** client_tls_* lines: TLS required on the client port. Nothing when TLS is off; server_tls_* is left alone. */
+function clientTlsLines(tls: BouncerClientTls | undefined): string[] {
+  if (!tls) return [];
+  return [
+    '; clients must use TLS, plaintext is refused: the port is open to the client networks and carries rows and logins',
+    'client_tls_sslmode = require',
+    "; PgBouncer's private key, readable by its user through the key's group (mode 0640)",
+    `client_tls_key_file = ${tls.keyFile}`,
+    '; the self-signed certificate clients pin: sslmode=verify-full (or verify-ca) with sslrootcert = this file',
+    `client_tls_cert_file = ${tls.certFile}`,
+    '; TLS 1.2 and 1.3 only, the same keyword in PgBouncer 1.18 and 1.25; 1.2 for desktops without TLS 1.3',
+    'client_tls_protocols = secure',
+    "; TLS 1.2 suites with forward secrecy only: 1.18's default 'fast' also allows static RSA; 1.21+ use OpenSSL's defaults",
+    'client_tls_ciphers = secure',
+  ];
 }
 
 export function renderPgBouncerIni(s: Settings, o: RenderOptions): string {
@@ -33,6 +50,7 @@ export function renderPgBouncerIni(s: Settings, o: RenderOptions): string {
     `auth_file = ${o.bouncer.authFile}`,
     `admin_users = ${ROLES.bouncerAdmin}`,
     `stats_users = ${ROLES.bouncerStats}`,
+    ...clientTlsLines(o.bouncer.clientTls),
   ];
   if (o.bouncer.logFile) lines.push(`logfile = ${o.bouncer.logFile}`);
   if (o.bouncer.pidFile) lines.push(`pidfile = ${o.bouncer.pidFile}`);

@@ -1,6 +1,6 @@
 // The client SDK a desktop app (or the `powerhouse upload` command) uses to send rows to the ingest worker:
 // binary COPY encoded on the uploader's machine with the worker's own encoder, streamed with backpressure,
-// retried safely under one Idempotency-Key. Contract: INGEST-API.md.
+// retried safely under one Idempotency-Key. Contract: docs/INGEST-API.md.
 export { uploadRows, type UploadRow, type RowSource, type UploadRowsOptions } from './client/upload-rows';
 export { uploadFile, fileFormat, type FileFormat, type UploadFileOptions } from './client/upload-file';
 export { describeTable, type DescribeOptions } from './client/describe-table';

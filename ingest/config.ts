@@ -104,6 +104,9 @@ export const ingestConfigSchema = z
 export type IngestConfig = z.infer<typeof ingestConfigSchema>;
 export type IngestConfigInput = z.input<typeof ingestConfigSchema>;
 
+/** The owner role's URL for `ingest/main.ts --migrate`; never part of the worker's own config. */
+export const OWNER_URL_ENV = 'POWERHOUSE_OWNER_DATABASE_URL';
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }

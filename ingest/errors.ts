@@ -1,4 +1,4 @@
-// The error responses of INGEST-API.md, and the mapping from whatever failed (a reader, a limit, the client,
+// The error responses of docs/INGEST-API.md, and the mapping from whatever failed (a reader, a limit, the client,
 // PostgreSQL, PgBouncer, the network) to exactly one of them.
 import {
   BadRequestError,

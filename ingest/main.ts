@@ -1,10 +1,51 @@
 // Process entry of the ingest worker: `tsx ingest/main.ts [config.json]` (or POWERHOUSE_INGEST_CONFIG).
 // SIGTERM/SIGINT: graceful shutdown; SIGHUP: re-read the config (tokens, tables) and the tables' columns.
-import { ConfigError, loadIngestConfig } from './config';
+// `--migrate [config.json]`: the migrate step of a deployment, run before the worker starts and on reload,
+// with the owner role's URL in POWERHOUSE_OWNER_DATABASE_URL; the worker itself never gets that URL.
+import { Pool } from 'pg';
+import { ConfigError, loadIngestConfig, OWNER_URL_ENV } from './config';
+import { migrate } from './migrations';
 import { createIngestServer } from './server';
 
+async function migrateStep(file: string | undefined): Promise<never> {
+  const ownerUrl = process.env[OWNER_URL_ENV];
+  if (!ownerUrl) {
+    process.stderr.write(`ingest --migrate: ${OWNER_URL_ENV} is not set (the owner role's database URL)\n`);
+    process.exit(2);
+  }
+  const config = loadIngestConfig({ file });
+  const pool = new Pool({ connectionString: ownerUrl, max: 1, connectionTimeoutMillis: 10_000 });
+  try {
+    const applied = await migrate(pool, { tables: config.tables });
+    process.stdout.write(
+      `ingest --migrate: ${applied.length ? `applied migrations ${applied.join(', ')}` : 'schema up to date'}; ` +
+        `privileges set on ${config.tables.length} allowlisted table(s)\n`,
+    );
+    process.exit(0);
+  } catch (err) {
+    // pg and MigrationError messages name the object and the problem, never the URL.
+    process.stderr.write(`ingest --migrate: ${(err as Error).message}\n`);
+    process.exit(1);
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+}
+
 async function main(): Promise<void> {
-  const file = process.argv[2] ?? process.env.POWERHOUSE_INGEST_CONFIG;
+  const args = process.argv.slice(2);
+  const migrateOnly = args[0] === '--migrate';
+  const file = (migrateOnly ? args[1] : args[0]) ?? process.env.POWERHOUSE_INGEST_CONFIG;
+  if (migrateOnly) {
+    try {
+      await migrateStep(file);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`${err.message}\n`);
+        process.exit(2);
+      }
+      throw err;
+    }
+  }
   let config;
   try {
     config = loadIngestConfig({ file });

@@ -1,7 +1,16 @@
-// Schema the worker needs: the default app tables from INGEST-API.md and the worker's own upload records.
+// Schema the worker needs: the default app tables from docs/INGEST-API.md and the worker's own upload records.
 // Versioned, run in one transaction under an advisory lock (several workers may start at once), idempotent.
+// Run as the owner role (config-templates/roles.ts), which then grants the app and ingest roles exactly their
+// privileges on the allowlisted tables, in the same transaction.
 import type { Pool, PoolClient } from 'pg';
 import { ROLES } from '../config-templates/names';
+import { privilegeStatements, quoteIdent, type TableRef } from '../config-templates/roles';
+
+/** The tables the first migration creates: the default allowlist of every deployment. */
+export const DEFAULT_TABLES: readonly TableRef[] = [
+  { schema: 'public', table: 'tm_entries' },
+  { schema: 'public', table: 'file_rows' },
+];
 
 export interface Migration {
   readonly version: number;
@@ -61,23 +70,50 @@ CREATE INDEX IF NOT EXISTS uploads_key_idx ON powerhouse.uploads (token_id, idem
   },
 ];
 
-// What the ingest role needs: COPY (INSERT) into the default tables, read/write its own records. Applied on
-// every run (idempotent) and only when the role exists, so a single-role setup also works.
-const GRANTS = `
-DO $grants$
-BEGIN
-  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${ROLES.ingest}') THEN
-    GRANT USAGE ON SCHEMA public, powerhouse TO ${ROLES.ingest};
-    GRANT INSERT ON public.tm_entries, public.file_rows TO ${ROLES.ingest};
-    GRANT SELECT, INSERT ON powerhouse.uploads TO ${ROLES.ingest};
-  END IF;
-END
-$grants$;`;
-
 const LOCK_KEY = 'powerhouse.migrations';
 
-/** Applies the migrations not yet recorded; returns the versions applied now. */
-export async function migrate(pool: Pick<Pool, 'connect'>, migrations = MIGRATIONS): Promise<number[]> {
+export class MigrationError extends Error {
+  override name = 'MigrationError';
+}
+
+/**
+ * The allowlisted tables that exist, each checked to belong to the role running the migrations (or that role
+ * is a superuser): a GRANT by anyone else would be a silent no-op. Missing tables are left to the worker's
+ * readiness check, which names them.
+ */
+async function grantableTables(client: PoolClient, tables: readonly TableRef[]): Promise<TableRef[]> {
+  const { rows } = await client.query<{ schema: string; table: string; owner: string | null; su: boolean }>(
+    `SELECT w.nsp AS schema, w.rel AS table, pg_get_userbyid(c.relowner) AS owner,
+            (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su
+       FROM unnest($1::text[], $2::text[]) AS w(nsp, rel)
+       LEFT JOIN pg_namespace n ON n.nspname = w.nsp
+       LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.rel`,
+    [tables.map((t) => t.schema), tables.map((t) => t.table)],
+  );
+  const who = (await client.query<{ u: string }>('SELECT current_user AS u')).rows[0].u;
+  const wrong = rows.filter((t) => t.owner !== null && t.owner !== who && !t.su);
+  if (wrong.length)
+    throw new MigrationError(
+      wrong
+        .map(
+          (t) =>
+            `table ${t.schema}.${t.table} is owned by ${t.owner}, not ${who}, so ${who} cannot grant on it: ` +
+            `ALTER TABLE ${quoteIdent(t.schema)}.${quoteIdent(t.table)} OWNER TO ${quoteIdent(ROLES.owner)}`,
+        )
+        .join('; '),
+    );
+  return rows.filter((t) => t.owner !== null).map((t) => ({ schema: t.schema, table: t.table }));
+}
+
+export interface MigrateOptions {
+  /** The worker's allowlisted tables: they get the app and ingest roles' privileges. Default DEFAULT_TABLES. */
+  readonly tables?: readonly TableRef[];
+  readonly migrations?: readonly Migration[];
+}
+
+/** Applies the migrations not yet recorded and the privileges; returns the versions applied now. */
+export async function migrate(pool: Pick<Pool, 'connect'>, opts: MigrateOptions = {}): Promise<number[]> {
+  const migrations = opts.migrations ?? MIGRATIONS;
   const client: PoolClient = await pool.connect();
   let broken: Error | undefined;
   try {
@@ -100,13 +136,14 @@ CREATE TABLE IF NOT EXISTS powerhouse.schema_migrations (
       ]);
       applied.push(m.version);
     }
-    await client.query(GRANTS);
+    for (const stmt of privilegeStatements(await grantableTables(client, opts.tables ?? DEFAULT_TABLES)))
+      await client.query(stmt);
     await client.query('COMMIT');
     return applied;
   } catch (err) {
     broken = err as Error;
     await client.query('ROLLBACK').catch(() => undefined);
-    throw new Error(`schema migration failed: ${(err as Error).message}`, { cause: err });
+    throw new MigrationError(`schema migration failed: ${(err as Error).message}`, { cause: err });
   } finally {
     client.release(broken);
   }

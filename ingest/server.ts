@@ -481,7 +481,7 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
         ? new Pool({ connectionString: config.migrationDatabaseUrl, max: 1 })
         : opsPool;
       try {
-        const applied = await migrate(migrationPool);
+        const applied = await migrate(migrationPool, { tables: config.tables });
         log.info({ applied }, applied.length ? 'schema migrated' : 'schema up to date');
       } finally {
         if (migrationPool !== opsPool) await migrationPool.end();

@@ -2,22 +2,31 @@
 // no value can be mis-quoted. render()'s files and our scripts travel gzip+base64 (small, byte-exact, and free of
 // `${` so Terraform leaves them alone); the few values Terraform fills in (passwords, token hashes, the volume
 // size) are references like ${random_password.app.result}, never literals: they reach the host only here.
+// What the host holds comes from the deployment description (deployment.ts); this file only packs it.
 import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { RenderedFile, Settings } from '../config-templates';
-import { DB_PASSWORD_ENV, dbSetupScript, rolesSql, USERLIST_SQL } from './database-setup';
+import {
+  fillPlaceholders,
+  placeholder,
+  SECRET_ENV,
+  type SecretForm,
+  type SecretName,
+} from '../config-templates';
+import { OWNER_URL_ENV } from '../ingest/config';
+import { dbSetupSecrets, dbSetupScript, rolesSql, USERLIST_SQL } from './database-setup';
+import type { Deployment } from './deployment';
 import {
   bootstrapScript,
   caddyfile,
   HOST,
   INGEST_HTTPS_PORT,
   installWorkerScript,
+  migrateScript,
   tlsCertScript,
   WORKER_LISTEN,
   workerUnit,
 } from './host-files';
-import { ingestWorkerConfig, type IngestConfigSecrets } from './ingest-config';
 
 /** Hetzner's limit for user_data. */
 export const USER_DATA_LIMIT_BYTES = 32 * 1024;
@@ -28,23 +37,15 @@ export const PGDG_KEY_FINGERPRINT = 'B97B0AFCAA1A47F044F244A07FCC7D46ACCC4CF8';
 export const PGDG_SOURCE =
   'deb [signed-by=$KEY_FILE] https://apt.postgresql.org/pub/repos/apt $RELEASE-pgdg main';
 
-/** Values Terraform supplies: cdktf tokens at synth time, literal strings in tests. */
-export interface UserDataValues extends IngestConfigSecrets {
-  readonly superuserPassword: string;
-  readonly bouncerAdminPassword: string;
-  /** Size of the optional data volume in GB; 0 = none. */
-  readonly dataVolumeGb: string;
-}
-
 export interface UserDataOptions {
   readonly tier: string;
-  readonly settings: Settings;
-  /** render(settings, hostRenderOptions) */
-  readonly rendered: readonly RenderedFile[];
+  /** describeDeployment(settings, hetznerTarget(...)): secrets as placeholders. */
+  readonly deployment: Deployment;
   readonly privateIp: string;
-  readonly pgPort: number;
-  readonly bouncerPort: number;
-  readonly values: UserDataValues;
+  /** A secret's Terraform reference (the value or its sha256), filled in for each placeholder. */
+  readonly secretRef: (name: SecretName, form: SecretForm) => string;
+  /** Size of the optional data volume in GB (a Terraform reference); '0' = none. */
+  readonly dataVolumeGb: string;
   /** Armored apt key; default: PGDG_KEY_FILE. */
   readonly pgdgKey?: string;
 }
@@ -80,46 +81,44 @@ export function assertNoTemplateSyntax(text: string, where: string): void {
   }
 }
 
-/** Stand-ins for the Terraform-supplied values while the document is checked, swapped at the end. */
-const marker = (name: keyof UserDataValues) => `@@POWERHOUSE_${name}@@`;
+/** The one non-secret Terraform value in user-data, swapped in after the template check like the secrets. */
+const VOLUME_MARKER = '@@input:data_volume_gb@@';
 
 export function userData(o: UserDataOptions): string {
-  const v = Object.fromEntries(
-    (Object.keys(o.values) as (keyof UserDataValues)[]).map((k) => [k, marker(k)]),
-  ) as unknown as UserDataValues;
+  const d = o.deployment;
+  const pgPort = d.target.postgres.port;
+  const bouncerPort = d.target.pgbouncer?.port;
+  if (bouncerPort === undefined) throw new Error('a Hetzner host always runs PgBouncer');
+  // Root-only: the bootstrap's role passwords and the migrate step's owner URL.
   const secretsEnv = [
-    `${DB_PASSWORD_ENV.superuser}=${v.superuserPassword}`,
-    `${DB_PASSWORD_ENV.app}=${v.appPassword}`,
-    `${DB_PASSWORD_ENV.ingest}=${v.ingestPassword}`,
-    `${DB_PASSWORD_ENV.bouncerAdmin}=${v.bouncerAdminPassword}`,
-    `${DB_PASSWORD_ENV.bouncerStats}=${v.bouncerStatsPassword}`,
+    ...dbSetupSecrets(d.settings).map((n) => `${SECRET_ENV[n]}=${placeholder(n)}`),
+    `${OWNER_URL_ENV}=${d.dsn.owner}`,
   ].join('\n');
-  const ingestConfig = ingestWorkerConfig(o.settings, v, {
-    bouncerHost: '127.0.0.1',
-    bouncerPort: o.bouncerPort,
-    listenHost: WORKER_LISTEN.host,
-    listenPort: WORKER_LISTEN.port,
-  });
   const files: WriteFile[] = [
-    ...o.rendered.map((f) => packed(`${HOST.staged}/${f.path}`, f.content, f.mode)),
+    ...d.files.map((f) => packed(`${HOST.staged}/${f.path}`, f.content, f.mode)),
     packed(
       HOST.bootstrap,
       bootstrapScript({
         tier: o.tier,
-        settings: o.settings,
-        rendered: o.rendered,
+        settings: d.settings,
+        rendered: d.files,
         privateIp: o.privateIp,
-        pgPort: o.pgPort,
-        bouncerPort: o.bouncerPort,
+        pgPort,
+        bouncerPort,
       }),
       '0755',
     ),
-    packed(HOST.dbSetup, dbSetupScript({ rolesSql: HOST.rolesSql, userlistSql: HOST.userlistSql }), '0755'),
-    packed(HOST.rolesSql, rolesSql(o.settings.roles), '0644'),
+    packed(
+      HOST.dbSetup,
+      dbSetupScript(d.settings, { rolesSql: HOST.rolesSql, userlistSql: HOST.userlistSql }),
+      '0755',
+    ),
+    packed(HOST.rolesSql, rolesSql(d.settings), '0644'),
+    packed(HOST.migrate, migrateScript(), '0755'),
     packed(HOST.userlistSql, USERLIST_SQL, '0644'),
     packed(HOST.tlsScript, tlsCertScript(), '0755'),
     packed(HOST.installWorker, installWorkerScript(o.tier), '0755'),
-    packed(HOST.workerUnit, workerUnit(o.settings), '0644'),
+    packed(HOST.workerUnit, workerUnit(d.settings), '0644'),
     packed(
       HOST.caddyfileStaged,
       caddyfile({
@@ -130,9 +129,9 @@ export function userData(o: UserDataOptions): string {
       }),
       '0644',
     ),
-    plain(HOST.hostEnv, `TIER=${o.tier}\nDATA_VOLUME_GB=${v.dataVolumeGb}\n`, '0644'),
+    plain(HOST.hostEnv, `TIER=${o.tier}\nDATA_VOLUME_GB=${VOLUME_MARKER}\n`, '0644'),
     plain(HOST.secretsEnv, secretsEnv + '\n', '0600'),
-    plain(HOST.ingestConfig, JSON.stringify(ingestConfig, null, 2) + '\n', '0600'),
+    plain(HOST.ingestConfig, JSON.stringify(d.workerConfig, null, 2) + '\n', '0600'),
   ];
   const config = {
     apt: {
@@ -148,11 +147,9 @@ export function userData(o: UserDataOptions): string {
     runcmd: [[HOST.bootstrap]],
     final_message: `db-powerhouse ${o.tier}: first boot finished after $UPTIME s; log: ${HOST.log}`,
   };
-  let doc = `#cloud-config\n${JSON.stringify(config, null, 1)}\n`;
+  const doc = `#cloud-config\n${JSON.stringify(config, null, 1)}\n`;
   assertNoTemplateSyntax(doc, `user-data of tier ${o.tier}`);
-  for (const [k, value] of Object.entries(o.values)) {
-    if (!doc.includes(marker(k as keyof UserDataValues))) throw new Error(`user-data: ${k} is not used`);
-    doc = doc.split(marker(k as keyof UserDataValues)).join(value);
-  }
-  return doc;
+  if (!doc.includes(VOLUME_MARKER)) throw new Error('user-data: the data volume size is not used');
+  // References only where a placeholder stood; everything else is our checked literal text.
+  return fillPlaceholders(doc.split(VOLUME_MARKER).join(o.dataVolumeGb), (s) => s, o.secretRef);
 }

@@ -3,19 +3,25 @@
 // `powerhouse render --tier T --compose --out DIR` writes what composeFiles() returns into DIR, and
 // composeEnvFile() as DIR/.env only when DIR/.env does not exist yet (new passwords would not match a
 // database that already has its roles).
-import { randomInt } from 'node:crypto';
 import path from 'node:path';
-import type { RenderedFile, Settings } from '../config-templates';
+import {
+  fillPlaceholders,
+  placeholdersIn,
+  SECRET_ENV,
+  SECRET_NAMES,
+  type RenderedFile,
+  type SecretName,
+  type Settings,
+} from '../config-templates';
+import { generateSecret } from './generate-secret';
 import {
   DEFAULT_LOCAL_PORTS,
   LOCAL_VOLUMES,
   LOOPBACK,
-  fillSecrets,
   localServices,
   type LocalPorts,
   type LocalService,
 } from './local-services';
-import { SECRET_LENGTH, SECRET_NAMES, type SecretName } from './secrets';
 import { REPO_ROOT } from './worker-bundle';
 
 export interface ComposeOptions {
@@ -24,25 +30,17 @@ export interface ComposeOptions {
   readonly buildContext?: string;
 }
 
-/** The .env variable holding each secret (the same names the containers read). */
-export const COMPOSE_SECRET_ENV: Record<SecretName, string> = {
-  superuser_password: 'POWERHOUSE_SUPERUSER_PASSWORD',
-  app_password: 'POWERHOUSE_APP_PASSWORD',
-  ingest_password: 'POWERHOUSE_INGEST_PASSWORD',
-  bouncer_admin_password: 'POWERHOUSE_BOUNCER_ADMIN_PASSWORD',
-  bouncer_stats_password: 'POWERHOUSE_BOUNCER_STATS_PASSWORD',
-  ingest_token: 'POWERHOUSE_INGEST_TOKEN',
-  admin_token: 'POWERHOUSE_ADMIN_TOKEN',
-};
-
 /** Where a service's file is written under the output dir, and bind-mounted from. */
 export const composeFilePath = (svc: LocalService['name'], file: string) =>
   path.posix.join('local', svc, file);
 
 // Compose interpolates `$` everywhere: literal dollars are doubled, secrets become ${VAR:?...} references.
 const composeEscape = (s: string) => s.replace(/\$/g, '$$$$');
-const composeRef = (n: SecretName) => `\${${COMPOSE_SECRET_ENV[n]}:?missing in .env}`;
-const fill = (s: string) => fillSecrets(s, composeEscape, composeRef);
+const composeRef = (n: SecretName, form: string) => {
+  if (form !== 'value') throw new Error(`compose cannot compute the ${form} of ${n}`);
+  return `\${${SECRET_ENV[n]}:?missing in .env}`;
+};
+const fill = (s: string) => fillPlaceholders(s, composeEscape, composeRef);
 
 export type Yaml = string | number | boolean | Yaml[] | { [k: string]: Yaml };
 
@@ -77,7 +75,7 @@ export function toYaml(value: Yaml, indent = ''): string {
   return scalar(value);
 }
 
-function service(svc: LocalService, context: string): Yaml {
+function service(svc: LocalService, context: string, oneShots: ReadonlySet<string>): Yaml {
   const s: Record<string, Yaml> = {
     image: svc.image.tag,
     build: { context, dockerfile: 'Dockerfile', target: svc.image.target },
@@ -89,18 +87,21 @@ function service(svc: LocalService, context: string): Yaml {
     ...svc.files.map((f) => `./${composeFilePath(svc.name, f.path)}:${f.path}:ro`),
   ];
   if (svc.ports.length) s.ports = svc.ports.map((p) => `${LOOPBACK}:${p.host}:${p.container}`);
-  s.healthcheck = {
-    test: svc.healthcheck.test.map(composeEscape),
-    interval: svc.healthcheck.interval,
-    timeout: svc.healthcheck.timeout,
-    retries: svc.healthcheck.retries,
-    start_period: svc.healthcheck.startPeriod,
-  };
+  if (svc.healthcheck)
+    s.healthcheck = {
+      test: svc.healthcheck.test.map(composeEscape),
+      interval: svc.healthcheck.interval,
+      timeout: svc.healthcheck.timeout,
+      retries: svc.healthcheck.retries,
+      start_period: svc.healthcheck.startPeriod,
+    };
   if (svc.nofile) s.ulimits = { nofile: { soft: svc.nofile, hard: svc.nofile } };
   if (svc.shmSizeMiB) s.shm_size = `${svc.shmSizeMiB}m`;
-  s.restart = 'unless-stopped';
+  s.restart = svc.oneShot ? 'no' : 'unless-stopped';
+  const condition = (d: LocalService['name']) =>
+    oneShots.has(d) ? 'service_completed_successfully' : 'service_healthy';
   if (svc.dependsOn.length)
-    s.depends_on = Object.fromEntries(svc.dependsOn.map((d) => [d, { condition: 'service_healthy' }]));
+    s.depends_on = Object.fromEntries(svc.dependsOn.map((d) => [d, { condition: condition(d) }]));
   return s;
 }
 
@@ -108,9 +109,10 @@ function service(svc: LocalService, context: string): Yaml {
 export function composeFiles(settings: Settings, opts: ComposeOptions = {}): RenderedFile[] {
   const services = localServices(settings, { ...DEFAULT_LOCAL_PORTS, ...opts.ports });
   const context = opts.buildContext ?? REPO_ROOT;
+  const oneShots = new Set(services.filter((svc) => svc.oneShot).map((svc) => svc.name));
   const t = settings.tier;
   const doc: Yaml = {
-    services: Object.fromEntries(services.map((svc) => [svc.name, service(svc, context)])),
+    services: Object.fromEntries(services.map((svc) => [svc.name, service(svc, context, oneShots)])),
     volumes: Object.fromEntries(Object.values(LOCAL_VOLUMES).map((v) => [v, {}])),
   };
   const header =
@@ -126,7 +128,7 @@ export function composeFiles(settings: Settings, opts: ComposeOptions = {}): Ren
     })),
   );
   for (const f of files)
-    if (f.content.includes('@@secret:'))
+    if (placeholdersIn(f.content).length)
       throw new Error(`compose: ${f.path} would hold a secret; secrets go in .env`);
   return [
     {
@@ -141,10 +143,7 @@ export function composeFiles(settings: Settings, opts: ComposeOptions = {}): Ren
 
 /** A fresh .env with random secrets (letters and digits, like the Terraform stacks' random_password). */
 export function composeEnvFile(): RenderedFile {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  const random = () =>
-    Array.from({ length: SECRET_LENGTH }, () => alphabet[randomInt(alphabet.length)]).join('');
-  const lines = SECRET_NAMES.map((n) => `${COMPOSE_SECRET_ENV[n]}=${random()}`);
+  const lines = SECRET_NAMES.map((n) => `${SECRET_ENV[n]}=${generateSecret()}`);
   return {
     path: '.env',
     installPath: '.env',

@@ -1,62 +1,61 @@
-// Roles, database and PgBouncer's userlist, shared by the Hetzner host and the local Docker stack.
+// Roles, database and PgBouncer's userlist for the Hetzner host and the local Docker stack: the psql rendering
+// of config-templates/roles.ts (the local process stack runs the same steps over a pg client).
 // Passwords come from the environment (psql's \getenv), never from a command line or a file in this repo;
 // PostgreSQL hashes them into SCRAM verifiers, and userlist.txt is exported from pg_authid, so PgBouncer
 // holds the very verifiers PostgreSQL checks (SCRAM pass-through) and no plaintext.
-import { DATABASE, ROLES, type RoleSettings } from '../config-templates';
+import {
+  BOUNCER_ROLES,
+  bootstrapSteps,
+  quoteIdent,
+  quoteLiteral,
+  ROLE_PASSWORD,
+  ROLES,
+  SECRET_ENV,
+  type BootstrapStep,
+  type SecretName,
+  type Settings,
+} from '../config-templates';
 
-/** Environment variable → psql variable: the passwords the setup needs. */
-export const DB_PASSWORD_ENV = {
-  superuser: 'POWERHOUSE_SUPERUSER_PASSWORD',
-  app: 'POWERHOUSE_APP_PASSWORD',
-  ingest: 'POWERHOUSE_INGEST_PASSWORD',
-  bouncerAdmin: 'POWERHOUSE_BOUNCER_ADMIN_PASSWORD',
-  bouncerStats: 'POWERHOUSE_BOUNCER_STATS_PASSWORD',
-} as const satisfies Record<keyof typeof ROLES, string>;
+/** Roles PgBouncer authenticates (their verifiers go into userlist.txt). */
+export const BOUNCER_USERS = BOUNCER_ROLES.map((k) => ROLES[k]);
 
-/** Roles PgBouncer authenticates: the client-facing ones and its own console users. */
-export const BOUNCER_USERS = [ROLES.app, ROLES.ingest, ROLES.bouncerAdmin, ROLES.bouncerStats] as const;
+const passwordSecrets = (steps: readonly BootstrapStep[]): SecretName[] =>
+  steps.flatMap((s) => (s.kind === 'password' ? [ROLE_PASSWORD[s.role]] : []));
 
-const q = (ident: string) => `"${ident.replace(/"/g, '""')}"`;
-const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
+/** The secrets the setup reads from the environment (as SECRET_ENV names), one per role password. */
+export const dbSetupSecrets = (settings: Settings): SecretName[] => passwordSecrets(bootstrapSteps(settings));
 
 /**
- * psql script: idempotent (re-running resets the passwords to the environment's values). Per-role limits
- * come from Settings.roles (the app role's statement_timeout; none for the ingest role's long COPYs).
+ * config-templates/roles.ts's bootstrap as a psql script: idempotent (re-running resets the passwords to the
+ * environment's values), and the upgrade of a database made by an earlier version.
  */
-export const rolesSql = (
-  roles: RoleSettings,
-): string => `-- db-powerhouse: roles and database. Run by psql as a superuser with the passwords in the environment.
-\\set ON_ERROR_STOP on
--- Never log this session's statements: they carry passwords.
-SET log_statement = 'none';
-SET log_min_duration_statement = -1;
-SET password_encryption = 'scram-sha-256';
-\\getenv superuser_password ${DB_PASSWORD_ENV.superuser}
-\\getenv app_password ${DB_PASSWORD_ENV.app}
-\\getenv ingest_password ${DB_PASSWORD_ENV.ingest}
-\\getenv bouncer_admin_password ${DB_PASSWORD_ENV.bouncerAdmin}
-\\getenv bouncer_stats_password ${DB_PASSWORD_ENV.bouncerStats}
-SELECT format('CREATE ROLE %I', r) FROM unnest(ARRAY[${BOUNCER_USERS.map(lit).join(', ')}]) AS r
- WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) \\gexec
-ALTER ROLE ${q(ROLES.superuser)} PASSWORD :'superuser_password';
-ALTER ROLE ${q(ROLES.app)} LOGIN PASSWORD :'app_password';
-ALTER ROLE ${q(ROLES.app)} SET statement_timeout = ${lit(`${roles.app.statementTimeoutMs.value}ms`)};
-ALTER ROLE ${q(ROLES.ingest)} LOGIN PASSWORD :'ingest_password';
-ALTER ROLE ${q(ROLES.ingest)} SET statement_timeout = ${lit(`${roles.ingest.statementTimeoutMs.value}ms`)};
--- PgBouncer's console users exist only to get SCRAM verifiers; they cannot log in to PostgreSQL.
-ALTER ROLE ${q(ROLES.bouncerAdmin)} NOLOGIN PASSWORD :'bouncer_admin_password';
-ALTER ROLE ${q(ROLES.bouncerStats)} NOLOGIN PASSWORD :'bouncer_stats_password';
--- The app role owns the database, so the worker's migrations (run as the app role) may create schemas.
-SELECT format('CREATE DATABASE %I OWNER %I', ${lit(DATABASE)}, ${lit(ROLES.app)})
- WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${lit(DATABASE)}) \\gexec
-REVOKE ALL ON DATABASE ${q(DATABASE)} FROM PUBLIC;
-GRANT CONNECT, TEMPORARY ON DATABASE ${q(DATABASE)} TO ${q(ROLES.app)}, ${q(ROLES.ingest)};
-`;
+export function rolesSql(settings: Settings): string {
+  const steps = bootstrapSteps(settings);
+  const lines = [
+    '-- db-powerhouse: roles and database (config-templates/roles.ts). Run by psql as a superuser with the',
+    '-- passwords in the environment.',
+    '\\set ON_ERROR_STOP on',
+    ...passwordSecrets(steps).map((n) => `\\getenv ${n} ${SECRET_ENV[n]}`),
+  ];
+  for (const step of steps) {
+    if (step.kind === 'sql') lines.push(step.sql);
+    else if (step.kind === 'password')
+      lines.push(`ALTER ROLE ${quoteIdent(ROLES[step.role])} PASSWORD :'${ROLE_PASSWORD[step.role]}';`);
+    else if (step.kind === 'create-database')
+      lines.push(
+        `SELECT format('CREATE DATABASE %I OWNER %I', ${quoteLiteral(step.database)}, ${quoteLiteral(step.owner)})`,
+        ` WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${quoteLiteral(step.database)}) \\gexec`,
+      );
+    // psql's \connect takes the name as it is (DATABASE is a plain identifier).
+    else lines.push(`\\connect ${step.database}`);
+  }
+  return lines.join('\n') + '\n';
+}
 
 /** psql -At script: userlist.txt lines from pg_authid (SCRAM verifiers only). */
 export const USERLIST_SQL = `SELECT format('"%s" "%s"', replace(rolname, '"', '""'), rolpassword)
   FROM pg_authid
- WHERE rolname IN (${BOUNCER_USERS.map(lit).join(', ')}) AND rolpassword LIKE 'SCRAM-SHA-256$%'
+ WHERE rolname IN (${BOUNCER_USERS.map(quoteLiteral).join(', ')}) AND rolpassword LIKE 'SCRAM-SHA-256$%'
  ORDER BY rolname;
 `;
 
@@ -70,8 +69,8 @@ export interface DbSetupPaths {
  * with the usual PG* environment (PGHOST, PGUSER, PGPASSWORD, ...). Fails with a clear message when a
  * password is missing or a verifier did not come back.
  */
-export function dbSetupScript(paths: DbSetupPaths): string {
-  const vars = Object.values(DB_PASSWORD_ENV);
+export function dbSetupScript(settings: Settings, paths: DbSetupPaths): string {
+  const vars = dbSetupSecrets(settings).map((n) => SECRET_ENV[n]);
   return `#!/bin/bash
 # powerhouse-db-setup USERLIST_FILE: roles, database and PgBouncer's userlist (see stacks/database-setup.ts).
 set -euo pipefail

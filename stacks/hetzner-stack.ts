@@ -21,17 +21,15 @@ import {
   HETZNER_SERVER_TYPES,
   isPresetTierName,
   presetTier,
-  render,
   tune,
   type PresetTierName,
   type RenderedFile,
-  type RenderOptions,
   type Settings,
 } from '../config-templates';
 import { userData, USER_DATA_LIMIT_BYTES } from './cloud-init';
 import { Firewall, HcloudProvider, Network, NetworkSubnet, Server, SshKey, Volume } from './hcloud';
-import { HOST, INGEST_HTTPS_PORT, WORKER_LISTEN } from './host-files';
-import { assertValidIngestConfig } from './ingest-config';
+import { assertValidWorkerConfig, describeDeployment } from './deployment';
+import { hetznerTarget, HOST, INGEST_HTTPS_PORT } from './host-files';
 import {
   checkCidrs,
   HETZNER_LOCATIONS,
@@ -43,13 +41,6 @@ import {
 } from './inputs';
 import { StackSecrets } from './secrets';
 import type { WorkerBundle } from './worker-bundle';
-
-/** The host's render() options: PostgreSQL on loopback only, PgBouncer on all interfaces (firewalled). */
-export const HETZNER_RENDER_OPTIONS: Partial<RenderOptions> = {
-  pgListen: 'localhost',
-  bouncerListen: '*',
-  allowedCidrs: [],
-};
 
 export const PRIVATE_NETWORK = {
   range: '10.42.0.0/16',
@@ -234,14 +225,11 @@ export class HetznerStack extends TerraformStack {
 
     // --- Tier: the same tune() and render() the tests boot for real.
     this.settings = tune(presetTier(tier));
-    this.rendered = render(this.settings, HETZNER_RENDER_OPTIONS);
+    const target = hetznerTarget();
+    assertValidWorkerConfig(this.settings, target);
+    const deployment = describeDeployment(this.settings, target);
+    this.rendered = [...deployment.files];
     const bouncerPort = DEFAULT_PORTS.pgbouncer;
-    assertValidIngestConfig(this.settings, {
-      bouncerHost: '127.0.0.1',
-      bouncerPort,
-      listenHost: WORKER_LISTEN.host,
-      listenPort: WORKER_LISTEN.port,
-    });
 
     new HcloudProvider(this, 'hcloud', { token: hcloudToken.stringValue });
     new RandomProvider(this, 'random');
@@ -289,21 +277,10 @@ export class HetznerStack extends TerraformStack {
 
     const doc = userData({
       tier,
-      settings: this.settings,
-      rendered: this.rendered,
+      deployment,
       privateIp: PRIVATE_NETWORK.serverIp,
-      pgPort: DEFAULT_PORTS.postgres,
-      bouncerPort,
-      values: {
-        superuserPassword: secrets.value('superuser_password'),
-        appPassword: secrets.value('app_password'),
-        ingestPassword: secrets.value('ingest_password'),
-        bouncerAdminPassword: secrets.value('bouncer_admin_password'),
-        bouncerStatsPassword: secrets.value('bouncer_stats_password'),
-        ingestTokenSha256: secrets.sha256('ingest_token'),
-        adminTokenSha256: secrets.sha256('admin_token'),
-        dataVolumeGb: Token.asString(dataVolumeGb.numberValue),
-      },
+      secretRef: (n, form) => secrets.ref(n, form),
+      dataVolumeGb: Token.asString(dataVolumeGb.numberValue),
     });
     // Terraform references are longer than the values they stand for (40-character passwords, 64-hex hashes),
     // so the document as synthesized bounds what Hetzner receives; the test checks the resolved size too.

@@ -2,9 +2,9 @@
 // Terraform runs over SSH, the worker's systemd unit, the TLS proxy (Caddy) config and the TLS certificate
 // script. Pure functions of the tier's Settings and rendered files; cloud-init.ts packs them into user-data.
 import path from 'node:path';
-import type { RenderedFile, Settings } from '../config-templates';
-import { DEFAULT_PORTS, ROLES } from '../config-templates';
-import { DB_PASSWORD_ENV } from './database-setup';
+import type { RenderedFile, RenderOptions, Settings } from '../config-templates';
+import { DEFAULT_PORTS, ROLES, SECRET_ENV } from '../config-templates';
+import type { DeploymentTarget } from './deployment';
 
 /** Where things live on the host. */
 export const HOST = {
@@ -22,6 +22,8 @@ export const HOST = {
   tlsKey: '/etc/powerhouse/tls/ingest.key',
   bootstrap: '/usr/local/sbin/powerhouse-bootstrap',
   dbSetup: '/usr/local/sbin/powerhouse-db-setup',
+  /** The migrate step (owner role), run by systemd before the worker starts and on reload. */
+  migrate: '/usr/local/sbin/powerhouse-migrate',
   tlsScript: '/usr/local/sbin/powerhouse-tls-cert',
   installWorker: '/usr/local/sbin/powerhouse-install-worker',
   workerUnit: '/etc/systemd/system/powerhouse-ingest.service',
@@ -39,6 +41,13 @@ export const WORKER_USER = 'powerhouse';
 export const WORKER_SERVICE = 'powerhouse-ingest';
 /** How systemd starts the worker: Debian's Node.js, the bundle, the config file (ingest/main.ts argv[2]). */
 export const INGEST_WORKER_EXEC = `/usr/bin/node ${HOST.workerJs} ${HOST.ingestConfig}`;
+/** The host's render() options: PostgreSQL on loopback only, PgBouncer on all interfaces (firewalled). */
+export const HOST_RENDER_OPTIONS: Partial<RenderOptions> = {
+  pgListen: 'localhost',
+  bouncerListen: '*',
+  allowedCidrs: [],
+};
+
 /** HTTPS port of the ingest endpoint (Caddy). */
 export const INGEST_HTTPS_PORT = 443;
 /** The worker listens on loopback only; Caddy is its only client. */
@@ -54,6 +63,17 @@ export const HOST_PACKAGES = [
   'ca-certificates',
 ] as const;
 export const MIN_NODE_MAJOR = 20;
+
+/** A Hetzner host as a deployment target: everything on one server, the worker behind Caddy. */
+export function hetznerTarget(pgPort: number = DEFAULT_PORTS.postgres, bouncerPort: number = DEFAULT_PORTS.pgbouncer): DeploymentTarget {
+  return {
+    kind: 'hetzner',
+    postgres: { host: '127.0.0.1', port: pgPort },
+    pgbouncer: { host: '127.0.0.1', port: bouncerPort },
+    workerListen: WORKER_LISTEN,
+    renderOptions: { ...HOST_RENDER_OPTIONS, pgPort, bouncerPort },
+  };
+}
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -77,27 +97,32 @@ const isOs = (f: RenderedFile) =>
   f.installPath.startsWith('/etc/sysctl.d/') || f.installPath.startsWith('/etc/systemd/');
 
 /**
- * `powerhouse-tls-cert DIR GROUP IP...`: a self-signed certificate for the ingest endpoint, valid for the given
- * IP addresses. Self-signed because the endpoint is reached by IP and port 443 is open only to the client
- * networks, so no public CA could validate it; clients pin this certificate (see the stack's outputs).
+ * `powerhouse-tls-cert [--name NAME] DIR GROUP HOST...`: a self-signed certificate DIR/NAME.crt and key
+ * DIR/NAME.key (NAME defaults to `ingest`; CN powerhouse-NAME), valid for the given IP addresses and DNS names.
+ * The key is readable by GROUP only: `caddy` for the ingest endpoint, `postgres` for PgBouncer's client TLS.
+ * Self-signed because the endpoints are reached by IP and their ports are open only to the client networks, so
+ * no public CA could validate them; clients pin this certificate (see the stack's outputs).
  */
 export function tlsCertScript(): string {
   return `#!/bin/bash
-# powerhouse-tls-cert DIR GROUP IP...: self-signed ECDSA certificate for the ingest endpoint (kept if present).
+# powerhouse-tls-cert [--name NAME] DIR GROUP HOST...: self-signed ECDSA certificate DIR/NAME.crt (kept if present).
 set -euo pipefail
-dir=\${1:?usage: powerhouse-tls-cert DIR GROUP IP...}; group=\${2:?group}; shift 2
-[ $# -gt 0 ] || { echo "powerhouse-tls-cert: no IP address given" >&2; exit 1; }
-if [ -s "$dir/ingest.crt" ] && [ -s "$dir/ingest.key" ]; then echo "powerhouse-tls-cert: keeping $dir/ingest.crt"; exit 0; fi
-san=$(printf 'IP:%s,' "$@"); san=\${san%,}
+name=ingest; if [ "\${1:-}" = --name ]; then name=\${2:?--name needs a value}; shift 2; fi
+[[ $name =~ ^[a-z0-9-]+$ ]] || { echo "powerhouse-tls-cert: bad name '$name'" >&2; exit 1; }
+dir=\${1:?usage: powerhouse-tls-cert [--name NAME] DIR GROUP HOST...}; group=\${2:?group}; shift 2
+[ $# -gt 0 ] || { echo "powerhouse-tls-cert: no IP address or DNS name given" >&2; exit 1; }
+crt=$dir/$name.crt; key=$dir/$name.key
+if [ -s "$crt" ] && [ -s "$key" ]; then echo "powerhouse-tls-cert: keeping $crt"; exit 0; fi
+san=; for h in "$@"; do if [[ $h =~ ^[0-9.]+$ || $h == *:* ]]; then san+=IP:$h,; else san+=DNS:$h,; fi; done
 install -d -m 0750 -g "$group" "$dir"
 umask 077
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 825 \\
-  -subj "/CN=powerhouse-ingest" -addext "subjectAltName=$san" \\
+  -subj "/CN=powerhouse-$name" -addext "subjectAltName=\${san%,}" \\
   -addext "keyUsage=digitalSignature" -addext "extendedKeyUsage=serverAuth" \\
-  -keyout "$dir/ingest.key" -out "$dir/ingest.crt" 2>/dev/null
-chgrp "$group" "$dir/ingest.key" "$dir/ingest.crt"
-chmod 0640 "$dir/ingest.key"; chmod 0644 "$dir/ingest.crt"
-openssl x509 -in "$dir/ingest.crt" -noout -fingerprint -sha256
+  -keyout "$key" -out "$crt" 2>/dev/null
+chgrp "$group" "$key" "$crt"
+chmod 0640 "$key"; chmod 0644 "$crt"
+openssl x509 -in "$crt" -noout -fingerprint -sha256
 `;
 }
 
@@ -139,7 +164,10 @@ Type=simple
 User=${WORKER_USER}
 Group=${WORKER_USER}
 ExecStart=${INGEST_WORKER_EXEC}
-# systemctl reload: SIGHUP re-reads the config's tokens and tables (a new or revoked token, no restart).
+# The migrate step runs as root ('+'), which alone can read the owner's password: the worker never has it.
+ExecStartPre=+${HOST.migrate}
+# systemctl reload: grants for the tables now in the config, then SIGHUP re-reads its tokens and tables.
+ExecReload=+${HOST.migrate}
 ExecReload=/bin/kill -HUP $MAINPID
 Environment=NODE_ENV=production
 Restart=always
@@ -234,13 +262,13 @@ if [ ! -f ${HOST.state}/db/roles.done ]; then
 fi
 install -m 0640 -o postgres -g postgres ${HOST.state}/db/userlist.txt /etc/pgbouncer/userlist.txt
 umask 077
-printf '%s\\n' "localhost:*:*:postgres:$${DB_PASSWORD_ENV.superuser}" "127.0.0.1:*:*:postgres:$${DB_PASSWORD_ENV.superuser}" > /root/.pgpass
+printf '%s\\n' "localhost:*:*:postgres:$${SECRET_ENV.superuser_password}" "127.0.0.1:*:*:postgres:$${SECRET_ENV.superuser_password}" > /root/.pgpass
 umask 022
 
 step "PostgreSQL and PgBouncer configuration"
 ${installLines(pgFiles)}
 systemctl restart postgresql@16-main
-psql_su() { PGPASSWORD=$${DB_PASSWORD_ENV.superuser} psql -X -h 127.0.0.1 -p ${o.pgPort} -U ${ROLES.superuser} -d postgres "$@"; }
+psql_su() { PGPASSWORD=$${SECRET_ENV.superuser_password} psql -X -h 127.0.0.1 -p ${o.pgPort} -U ${ROLES.superuser} -d postgres "$@"; }
 if [ "$(psql_su -At -c 'SELECT count(*) FROM pg_file_settings WHERE error IS NOT NULL')" != 0 ]; then
   psql_su -c 'SELECT sourcefile, sourceline, name, error FROM pg_file_settings WHERE error IS NOT NULL'; exit 1
 fi
@@ -250,7 +278,7 @@ systemctl enable pgbouncer
 systemctl restart pgbouncer
 bouncer_up=0
 for _ in $(seq 1 30); do
-  if PGPASSWORD=$${DB_PASSWORD_ENV.bouncerStats} psql -X -At -h 127.0.0.1 -p ${o.bouncerPort} -U ${ROLES.bouncerStats} -d pgbouncer -c 'SHOW VERSION' >/dev/null 2>&1; then
+  if PGPASSWORD=$${SECRET_ENV.bouncer_stats_password} psql -X -At -h 127.0.0.1 -p ${o.bouncerPort} -U ${ROLES.bouncerStats} -d pgbouncer -c 'SHOW VERSION' >/dev/null 2>&1; then
     bouncer_up=1; break
   fi
   sleep 1
@@ -274,6 +302,21 @@ if [ -f ${HOST.workerJs} ]; then systemctl restart ${WORKER_SERVICE}; fi
 
 touch ${HOST.bootstrapDone}
 step "done: PostgreSQL, PgBouncer and Caddy are up; the worker starts when Terraform installs it"
+`;
+}
+
+/**
+ * `powerhouse-migrate`: the migrate step (schema migrations and the allowlisted tables' grants) as the owner
+ * role, whose URL only root can read in secrets.env. systemd runs it before every start of the worker and on
+ * `systemctl reload`, so a table added to ingest.json gets its grants in that one step.
+ */
+export function migrateScript(): string {
+  return `#!/bin/bash
+# powerhouse-migrate (stacks/host-files.ts): schema migrations and grants as ${ROLES.owner}.
+set -euo pipefail
+[ -f ${HOST.workerJs} ] || { echo "powerhouse-migrate: ${HOST.workerJs} is not installed yet" >&2; exit 1; }
+set -a; . ${HOST.secretsEnv}; set +a
+exec /usr/bin/node ${HOST.workerJs} --migrate ${HOST.ingestConfig}
 `;
 }
 

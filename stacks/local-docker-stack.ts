@@ -12,11 +12,10 @@ import { Network } from '@cdktf/provider-docker/lib/network';
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
 import { Volume } from '@cdktf/provider-docker/lib/volume';
 import { RandomProvider } from '@cdktf/provider-random/lib/provider';
-import { tune, type Settings, type Tier } from '../config-templates';
+import { fillPlaceholders, tune, type Settings, type Tier } from '../config-templates';
 import { detectTier } from './local-tier';
 import {
   DEFAULT_LOCAL_PORTS,
-  fillSecrets,
   LOCAL_IMAGES,
   LOCAL_VOLUMES,
   localServices,
@@ -59,6 +58,14 @@ export function sourceHash(paths: readonly string[], root = REPO_ROOT): string {
 const IMAGE_SOURCES: Record<LocalService['name'], string[]> = {
   postgres: ['Dockerfile'],
   pgbouncer: ['Dockerfile'],
+  migrate: [
+    'Dockerfile',
+    'package.json',
+    'package-lock.json',
+    'ingest',
+    'config-templates',
+    'stacks/worker-bundle.ts',
+  ],
   ingest: [
     'Dockerfile',
     'package.json',
@@ -87,7 +94,7 @@ export class LocalDockerStack extends TerraformStack {
     new DockerProvider(this, 'docker', {});
     new RandomProvider(this, 'random');
     const secrets = new StackSecrets(this, 'secrets');
-    const fill = (text: string) => fillSecrets(text, escapeTerraform, (n) => secrets.value(n));
+    const fill = (text: string) => fillPlaceholders(text, escapeTerraform, (n, form) => secrets.ref(n, form));
 
     const network = new Network(this, 'network', { name: 'powerhouse-local' });
     const volumes = Object.fromEntries(
@@ -121,7 +128,7 @@ export class LocalDockerStack extends TerraformStack {
           protocol: 'tcp',
         })),
         networksAdvanced: [{ name: network.name, aliases: [svc.name] }],
-        healthcheck: {
+        healthcheck: svc.healthcheck && {
           test: svc.healthcheck.test.map(escapeTerraform),
           interval: svc.healthcheck.interval,
           timeout: svc.healthcheck.timeout,
@@ -130,10 +137,15 @@ export class LocalDockerStack extends TerraformStack {
         },
         ulimit: svc.nofile ? [{ name: 'nofile', soft: svc.nofile, hard: svc.nofile }] : undefined,
         shmSize: svc.shmSizeMiB,
-        restart: 'unless-stopped',
-        // apply returns once the container is healthy, so the next one starts against a ready dependency.
-        wait: true,
-        waitTimeout: 180,
+        ...(svc.oneShot
+          ? // The migrate step: apply waits for it to exit (non-zero fails the apply) and leaves it stopped.
+            { restart: 'no', mustRun: false, attach: true, logs: true }
+          : {
+              restart: 'unless-stopped',
+              // apply returns once the container is healthy, so the next one starts against a ready dependency.
+              wait: true,
+              waitTimeout: 180,
+            }),
         dependsOn: svc.dependsOn.map((d) => containers[d]),
       });
     }

@@ -3,17 +3,16 @@
 // are both generated from this one description, so they cannot drift apart.
 import {
   DEFAULT_PORTS,
-  INGEST_POOL_DB,
-  APP_POOL_DB,
-  render,
+  placeholder,
   renderedFile,
   ROLES,
+  SECRET_ENV,
   type RenderOptions,
   type Settings,
 } from '../config-templates';
-import { DB_PASSWORD_ENV, dbSetupScript, rolesSql, USERLIST_SQL } from './database-setup';
-import { ingestWorkerConfig } from './ingest-config';
-import type { SecretName } from './secrets';
+import { OWNER_URL_ENV } from '../ingest/config';
+import { dbSetupScript, dbSetupSecrets, rolesSql, USERLIST_SQL } from './database-setup';
+import { describeDeployment, type DeploymentTarget } from './deployment';
 
 /** Images built from this repository's Dockerfile (one target each). */
 export const LOCAL_IMAGES = {
@@ -47,7 +46,7 @@ export interface ServiceFile {
 }
 
 export interface LocalService {
-  readonly name: 'postgres' | 'pgbouncer' | 'ingest';
+  readonly name: 'postgres' | 'pgbouncer' | 'migrate' | 'ingest';
   readonly image: (typeof LOCAL_IMAGES)[keyof typeof LOCAL_IMAGES];
   readonly command?: readonly string[];
   /** Values may hold secret references (Terraform expressions or compose variables). */
@@ -55,7 +54,8 @@ export interface LocalService {
   readonly files: readonly ServiceFile[];
   readonly volumes: readonly { readonly volume: string; readonly path: string }[];
   readonly ports: readonly { readonly host: number; readonly container: number }[];
-  readonly healthcheck: {
+  /** Absent for a one-shot service. */
+  readonly healthcheck?: {
     readonly test: readonly string[];
     readonly interval: string;
     readonly timeout: string;
@@ -64,6 +64,8 @@ export interface LocalService {
   };
   readonly nofile?: number;
   readonly shmSizeMiB?: number;
+  /** Runs to completion once (the migrate step); dependents wait for it to exit 0. */
+  readonly oneShot?: boolean;
   readonly dependsOn: readonly LocalService['name'][];
 }
 
@@ -88,66 +90,39 @@ export const LOCAL_RENDER_OPTIONS: Partial<RenderOptions> = {
 
 const sh = (script: string) => ['CMD-SHELL', script];
 
-/** Stands for a secret in the description; each generator swaps it for its own kind of reference. */
-export const secretMarker = (name: SecretName) => `@@secret:${name}@@`;
+/** The Docker stack as a deployment target: one container per service on a private network. */
+export const DOCKER_TARGET: DeploymentTarget = {
+  kind: 'docker',
+  postgres: { host: 'postgres', port: DEFAULT_PORTS.postgres },
+  pgbouncer: { host: 'pgbouncer', port: DEFAULT_PORTS.pgbouncer },
+  workerListen: { host: '0.0.0.0', port: DEFAULT_PORTS.ingest },
+  renderOptions: LOCAL_RENDER_OPTIONS,
+};
 
-/**
- * Text with secret markers → the generator's syntax: literal parts escaped (`escape`), markers replaced by
- * references (`ref`). Literal text can thus never be read as a reference, and a reference never escaped.
- */
-export function fillSecrets(
-  text: string,
-  escape: (literal: string) => string,
-  ref: (name: SecretName) => string,
-): string {
-  return text
-    .split(/(@@secret:[a-z_]+@@)/)
-    .map((part) => {
-      const m = /^@@secret:([a-z_]+)@@$/.exec(part);
-      return m ? ref(m[1] as SecretName) : escape(part);
-    })
-    .join('');
-}
-
-/** The local stack's containers for a tier. Secrets appear as secretMarker(name). */
+/** The local stack's containers for a tier. Secrets appear as placeholders (config-templates/secrets.ts). */
 export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LOCAL_PORTS): LocalService[] {
-  const secret = secretMarker;
-  const files = render(settings, LOCAL_RENDER_OPTIONS);
-  const pgConf = renderedFile(files, 'postgresql/postgresql.conf');
-  const hba = renderedFile(files, 'postgresql/pg_hba.conf');
-  const ini = renderedFile(files, 'pgbouncer/pgbouncer.ini');
+  const d = describeDeployment(settings, DOCKER_TARGET);
+  const pgConf = renderedFile(d.files, 'postgresql/postgresql.conf');
+  const hba = renderedFile(d.files, 'postgresql/pg_hba.conf');
+  const ini = renderedFile(d.files, 'pgbouncer/pgbouncer.ini');
   const bouncerPort = DEFAULT_PORTS.pgbouncer;
   const workerPort = DEFAULT_PORTS.ingest;
 
-  const dbPasswords: Record<string, string> = {
-    [DB_PASSWORD_ENV.superuser]: secret('superuser_password'),
-    [DB_PASSWORD_ENV.app]: secret('app_password'),
-    [DB_PASSWORD_ENV.ingest]: secret('ingest_password'),
-    [DB_PASSWORD_ENV.bouncerAdmin]: secret('bouncer_admin_password'),
-    [DB_PASSWORD_ENV.bouncerStats]: secret('bouncer_stats_password'),
-  };
-  // The worker's file holds no secret; its database URLs and token come from the environment.
-  const workerConfig = ingestWorkerConfig(
-    settings,
-    {
-      ingestPassword: '',
-      appPassword: '',
-      bouncerStatsPassword: '',
-      ingestTokenSha256: '',
-      adminTokenSha256: '',
-    },
-    { bouncerHost: 'pgbouncer', bouncerPort, listenHost: '0.0.0.0', listenPort: workerPort },
-  );
-  const {
-    databaseUrl: _d,
-    migrationDatabaseUrl: _m,
-    pgbouncerAdminUrl: _p,
-    adminTokenSha256: _a,
-    ...rest
-  } = workerConfig;
+  const dbPasswords = Object.fromEntries(dbSetupSecrets(settings).map((n) => [SECRET_ENV[n], placeholder(n)]));
+  // The worker's file holds no secret: its URLs and tokens come from the environment (compose cannot hash a
+  // token, so the worker hashes POWERHOUSE_INGEST_TOKEN itself).
+  const { databaseUrl, pgbouncerAdminUrl, tokens: _t, adminTokenSha256: _a, ...rest } = d.workerConfig;
   const workerFile = { ...rest, tokens: [] };
-  const url = (user: string, password: string, db: string) =>
-    `postgresql://${user}:${password}@pgbouncer:${bouncerPort}/${db}`;
+  const workerEnv = {
+    POWERHOUSE_INGEST_CONFIG: INGEST_CONFIG_PATH,
+    POWERHOUSE_DATABASE_URL: databaseUrl,
+    ...(pgbouncerAdminUrl ? { POWERHOUSE_PGBOUNCER_ADMIN_URL: pgbouncerAdminUrl } : {}),
+  };
+  const workerConfigFile = {
+    path: INGEST_CONFIG_PATH,
+    content: JSON.stringify(workerFile, null, 2) + '\n',
+    mode: '0644',
+  };
 
   return [
     {
@@ -155,7 +130,7 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
       image: LOCAL_IMAGES.postgres,
       // The image's postgresql.conf is replaced by ours: PGDATA keeps the data, the rendered file the tuning.
       command: ['postgres', '-c', `config_file=${PG_ETC}/postgresql.conf`],
-      env: { POSTGRES_PASSWORD: secret('superuser_password'), ...dbPasswords },
+      env: { POSTGRES_PASSWORD: placeholder('superuser_password'), ...dbPasswords },
       files: [
         {
           path: `${PG_ETC}/postgresql.conf`,
@@ -166,11 +141,11 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
         },
         { path: `${PG_ETC}/90-powerhouse.conf`, content: pgConf.content, mode: '0644' },
         { path: `${PG_ETC}/pg_hba.conf`, content: hba.content, mode: '0644' },
-        { path: `${SQL_DIR}/roles.sql`, content: rolesSql(settings.roles), mode: '0644' },
+        { path: `${SQL_DIR}/roles.sql`, content: rolesSql(settings), mode: '0644' },
         { path: `${SQL_DIR}/userlist.sql`, content: USERLIST_SQL, mode: '0644' },
         {
           path: DB_SETUP,
-          content: dbSetupScript({
+          content: dbSetupScript(settings, {
             rolesSql: `${SQL_DIR}/roles.sql`,
             userlistSql: `${SQL_DIR}/userlist.sql`,
           }),
@@ -209,7 +184,7 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
         '-c',
         `until [ -s ${AUTH_DIR}/userlist.txt ]; do echo "waiting for ${AUTH_DIR}/userlist.txt"; sleep 1; done; exec pgbouncer /etc/pgbouncer/pgbouncer.ini`,
       ],
-      env: { [DB_PASSWORD_ENV.bouncerStats]: secret('bouncer_stats_password') },
+      env: { [SECRET_ENV.bouncer_stats_password]: placeholder('bouncer_stats_password') },
       files: [
         {
           path: '/etc/pgbouncer/pgbouncer.ini',
@@ -221,7 +196,7 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
       ports: [{ host: ports.pgbouncer, container: bouncerPort }],
       healthcheck: {
         test: sh(
-          `PGPASSWORD="$${DB_PASSWORD_ENV.bouncerStats}" psql -X -q -h 127.0.0.1 -p ${bouncerPort} -U ${ROLES.bouncerStats} -d pgbouncer -c 'SHOW VERSION' >/dev/null`,
+          `PGPASSWORD="$${SECRET_ENV.bouncer_stats_password}" psql -X -q -h 127.0.0.1 -p ${bouncerPort} -U ${ROLES.bouncerStats} -d pgbouncer -c 'SHOW VERSION' >/dev/null`,
         ),
         interval: '5s',
         timeout: '3s',
@@ -232,23 +207,26 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
       dependsOn: ['postgres'],
     },
     {
+      // The migrate step: the owner role, straight to PostgreSQL, then exits. Only this container has its URL.
+      name: 'migrate',
+      image: LOCAL_IMAGES.ingest,
+      command: ['node', '/app/ingest-worker.js', '--migrate', INGEST_CONFIG_PATH],
+      env: { ...workerEnv, [OWNER_URL_ENV]: d.dsn.owner },
+      files: [workerConfigFile],
+      volumes: [],
+      ports: [],
+      oneShot: true,
+      dependsOn: ['postgres'],
+    },
+    {
       name: 'ingest',
       image: LOCAL_IMAGES.ingest,
       env: {
-        POWERHOUSE_INGEST_CONFIG: INGEST_CONFIG_PATH,
-        POWERHOUSE_DATABASE_URL: url(ROLES.ingest, secret('ingest_password'), INGEST_POOL_DB),
-        POWERHOUSE_MIGRATION_DATABASE_URL: url(ROLES.app, secret('app_password'), APP_POOL_DB),
-        POWERHOUSE_PGBOUNCER_ADMIN_URL: url(
-          ROLES.bouncerStats,
-          secret('bouncer_stats_password'),
-          'pgbouncer',
-        ),
-        POWERHOUSE_INGEST_TOKEN: secret('ingest_token'),
-        POWERHOUSE_ADMIN_TOKEN: secret('admin_token'),
+        ...workerEnv,
+        [SECRET_ENV.ingest_token]: placeholder('ingest_token'),
+        [SECRET_ENV.admin_token]: placeholder('admin_token'),
       },
-      files: [
-        { path: INGEST_CONFIG_PATH, content: JSON.stringify(workerFile, null, 2) + '\n', mode: '0644' },
-      ],
+      files: [workerConfigFile],
       volumes: [],
       ports: [{ host: ports.ingest, container: workerPort }],
       healthcheck: {
@@ -263,7 +241,7 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
         retries: 12,
         startPeriod: '30s',
       },
-      dependsOn: ['pgbouncer'],
+      dependsOn: ['pgbouncer', 'migrate'],
     },
   ];
 }

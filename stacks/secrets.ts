@@ -3,23 +3,7 @@
 import { Construct } from 'constructs';
 import { Fn } from 'cdktf';
 import { Password } from '@cdktf/provider-random/lib/password';
-
-export const SECRET_NAMES = [
-  'superuser_password',
-  'app_password',
-  'ingest_password',
-  'bouncer_admin_password',
-  'bouncer_stats_password',
-  'ingest_token',
-  'admin_token',
-] as const;
-export type SecretName = (typeof SECRET_NAMES)[number];
-
-/**
- * 40 letters and digits: ~238 bits, and safe unquoted in URLs, env files, ini and YAML (no escaping bug
- * can leak or corrupt one).
- */
-export const SECRET_LENGTH = 40;
+import { SECRET_LENGTH, SECRET_NAMES, type SecretForm, type SecretName } from '../config-templates';
 
 export class StackSecrets extends Construct {
   private readonly passwords: Record<SecretName, Password>;
@@ -50,5 +34,10 @@ export class StackSecrets extends Construct {
   /** Reference to the hex SHA-256 of the secret: what the worker's config stores for a token. */
   sha256(name: SecretName): string {
     return Fn.sha256(this.passwords[name].result);
+  }
+
+  /** The reference a placeholder (config-templates/secrets.ts) stands for. */
+  ref(name: SecretName, form: SecretForm): string {
+    return form === 'sha256' ? this.sha256(name) : this.value(name);
   }
 }

@@ -1,18 +1,16 @@
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { render, renderUserlist, ROLES, scramVerifier, type Settings, tune } from '../../config-templates';
+import { render, SECRET_ENV, type Settings, tune } from '../../config-templates';
+import { dbSetupScript, dbSetupSecrets, rolesSql, USERLIST_SQL } from '../../stacks/database-setup';
+import { generateSecret } from '../../stacks/generate-secret';
 import { addTierOptions, tierFromFlags, type TierFlags } from '../tier-options';
 
-/** Role → password, from POWERHOUSE_<ROLE>_PASSWORD or freshly generated. */
-export function rolePasswords(env = process.env): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const role of [ROLES.app, ROLES.ingest, ROLES.bouncerAdmin, ROLES.bouncerStats]) {
-    const key = `POWERHOUSE_${role.toUpperCase()}_PASSWORD`;
-    out[role] = env[key] ?? randomBytes(24).toString('base64url');
-  }
-  return out;
+/** The role passwords the setup reads: from their SECRET_ENV variables, or freshly generated. */
+export function setupPasswords(settings: Settings, env = process.env): Record<string, string> {
+  return Object.fromEntries(
+    dbSetupSecrets(settings).map((n) => [SECRET_ENV[n], env[SECRET_ENV[n]] || generateSecret()]),
+  );
 }
 
 /** docker-compose.yml from the same description as `cdktf deploy local`; .env is written only once. */
@@ -39,7 +37,7 @@ function writeCompose(settings: Settings, out: string): void {
 
 export function renderCommand(): Command {
   const cmd = new Command('render').description(
-    'write postgresql.conf, pg_hba.conf, pgbouncer.ini, userlist.txt (SCRAM), systemd drop-ins and sysctl for a tier',
+    'write postgresql.conf, pg_hba.conf, pgbouncer.ini, the role setup (roles.sql + db-setup script), systemd drop-ins and sysctl for a tier',
   );
   addTierOptions(cmd, 'recommended')
     .requiredOption('--out <dir>', 'directory to write into')
@@ -49,31 +47,25 @@ export function renderCommand(): Command {
     const settings = tune(tierFromFlags(o), { lz4: o.lz4 });
     if (o.compose) return writeCompose(settings, o.out);
     const files = render(settings);
-    const passwords = rolePasswords();
-    // PgBouncer and PostgreSQL must hold the same verifier (same salt) for SCRAM pass-through.
-    const verifiers = Object.fromEntries(Object.entries(passwords).map(([r, p]) => [r, scramVerifier(p)]));
+    // The same role bootstrap as the Hetzner host (stacks/database-setup.ts): PostgreSQL computes the SCRAM
+    // verifiers and the script exports them into PgBouncer's userlist, so both hold the same ones.
+    const passwords = setupPasswords(settings);
     const secretFiles = [
       {
-        path: 'pgbouncer/userlist.txt',
-        content: renderUserlist(Object.entries(verifiers).map(([name, verifier]) => ({ name, verifier }))),
-        mode: '0600',
+        path: 'bin/powerhouse-db-setup',
+        content: dbSetupScript(settings, { rolesSql: 'sql/roles.sql', userlistSql: 'sql/userlist.sql' }),
+        mode: '0755',
       },
-      {
-        path: 'secrets/roles.sql',
-        content:
-          '-- Sets role passwords to the same SCRAM verifiers as userlist.txt (no plaintext).\n' +
-          [ROLES.app, ROLES.ingest]
-            .map((r) => `ALTER ROLE "${r}" WITH LOGIN PASSWORD '${verifiers[r]}';`)
-            .join('\n') +
-          '\n',
-        mode: '0600',
-      },
+      { path: 'sql/roles.sql', content: rolesSql(settings), mode: '0644' },
+      { path: 'sql/userlist.sql', content: USERLIST_SQL, mode: '0644' },
       {
         path: 'secrets/passwords.env',
         content:
+          '# Role passwords for bin/powerhouse-db-setup: set -a; . secrets/passwords.env; set +a\n' +
           Object.entries(passwords)
-            .map(([r, p]) => `POWERHOUSE_${r.toUpperCase()}_PASSWORD=${p}`)
-            .join('\n') + '\n',
+            .map(([k, v]) => `${k}=${v}`)
+            .join('\n') +
+          '\n',
         mode: '0600',
       },
     ];
@@ -83,9 +75,13 @@ export function renderCommand(): Command {
       fs.writeFileSync(target, f.content, { mode: parseInt(f.mode, 8) });
       fs.chmodSync(target, parseInt(f.mode, 8));
       process.stdout.write(
-        `wrote ${target}${'installPath' in f ? `  (install as ${f.installPath})` : '  (secret, 0600)'}\n`,
+        `wrote ${target}${'installPath' in f ? `  (install as ${f.installPath})` : f.mode === '0600' ? '  (secret, 0600)' : ''}\n`,
       );
     }
+    process.stdout.write(
+      `\nroles and PgBouncer's userlist (as the postgres user, in ${o.out}):\n` +
+        '  set -a; . secrets/passwords.env; set +a; bin/powerhouse-db-setup /etc/pgbouncer/userlist.txt\n',
+    );
   });
   return cmd;
 }

@@ -1,9 +1,12 @@
 // `npm start` / `powerhouse up`: the whole stack on this machine, tuned for this machine (`detect`).
 import path from 'node:path';
 import { Command } from 'commander';
-import { DEFAULT_PORTS } from '../../config-templates';
+import { DEFAULT_PORTS, type Tier } from '../../config-templates';
+import { ActionableError } from '../../stacks/local-processes/actionable-error';
 import { portIsFree } from '../../stacks/local-processes/free-port';
+import { stopLeftovers } from '../../stacks/local-processes/leftover-processes';
 import { findPgBouncer } from '../../stacks/local-processes/pgbouncer-process';
+import { exitWithFailure } from '../report-error';
 import { addTierOptions, tierFromFlags, type TierFlags } from '../tier-options';
 
 function port(flag: string, text: string): number {
@@ -45,66 +48,105 @@ export function upCommand(): Command {
         pgbouncer: boolean;
       },
     ) => {
+      // Usage errors (exit 2, see main.ts) before anything starts; from here on, failures exit 1 in one line.
       const tier = tierFromFlags(o);
-      const dataDir = path.resolve(o.dataDir);
-      const out = (s = '') => process.stdout.write(s + '\n');
-      const hasBouncer = o.pgbouncer && findPgBouncer() !== null;
-      if (!o.pgbouncer) {
-        out('--no-pgbouncer: the worker will connect to PostgreSQL directly (no pooling).');
-      } else if (!hasBouncer) {
-        out('PgBouncer is not installed: the worker will connect to PostgreSQL directly (no pooling).');
-        out('  Install it for the real setup:  sudo apt-get install -y pgbouncer');
-      }
-      out(
-        `starting tier "${tier.name}" (${tier.hardware.cores} cores, ${(tier.hardware.ramMiB / 1024).toFixed(1)} GiB RAM, ${tier.users} uploaders) in ${dataDir} …`,
+      const ingestPort = port('port', o.port);
+      const bouncerPortFlag = o.bouncerPort !== undefined ? port('bouncer-port', o.bouncerPort) : undefined;
+      await up(tier, ingestPort, bouncerPortFlag, o).catch((err: unknown) =>
+        exitWithFailure('powerhouse up', err),
       );
-      const envToken = process.env.POWERHOUSE_INGEST_TOKEN || undefined;
-      // Loaded here, not at the top: `powerhouse tune` should not pay for the worker's modules.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { startLocalStack } = require('../../stacks/local-processes/stack') as typeof import('../../stacks/local-processes/stack');
-      const stack = await startLocalStack({
-        dataDir,
-        tier,
-        ingestPort: port('port', o.port),
-        bouncerPort:
-          o.bouncerPort !== undefined ? port('bouncer-port', o.bouncerPort) : await defaultBouncerPort(out),
-        token: envToken,
-        logLevel: o.logLevel as never,
-        noPgBouncer: !hasBouncer,
-      });
-      const base = stack.ingestUrl;
-      const viaBouncer = stack.bouncer ? `PgBouncer 127.0.0.1:${stack.bouncer.port}` : 'PostgreSQL directly';
-      out('');
-      out(`PostgreSQL 16   127.0.0.1:${stack.pg.port}   (pid ${stack.pg.pid}, data: ${stack.pg.dataDir})`);
-      if (stack.bouncer)
-        out(
-          `PgBouncer       127.0.0.1:${stack.bouncer.port}   (pid ${stack.bouncer.pid}, log: ${stack.bouncer.logFile})`,
-        );
-      out(
-        `ingest worker   ${base}   → ${viaBouncer}   (pid ${process.pid}, log: ${path.join(dataDir, 'ingest.log')})`,
-      );
-      out('');
-      out(`token           ${envToken ? '(from POWERHOUSE_INGEST_TOKEN)' : stack.token}`);
-      out(`app DSN         ${stack.appDsn}`);
-      out(`secrets         ${path.join(dataDir, 'secrets.json')} (0600)`);
-      out('');
-      out('try it:');
-      out(`  printf 'tm_id,source,target\\n1,Hello,Hallo\\n1,World,Welt\\n' | \\`);
-      out(`    curl -sS -X POST ${base}/v1/tables/tm_entries/uploads \\`);
-      out(`      -H "Authorization: Bearer ${envToken ? '$POWERHOUSE_INGEST_TOKEN' : stack.token}" \\`);
-      out(`      -H 'Content-Type: text/csv' -H "Idempotency-Key: $(date +%s)" --data-binary @-`);
-      out('');
-      out('Ctrl-C stops everything.');
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-      out('stopping …');
-      await stack.stop();
-      out('stopped.');
-      process.exit(0);
     },
   );
   return cmd;
+}
+
+async function up(
+  tier: Tier,
+  ingestPort: number,
+  bouncerPortFlag: number | undefined,
+  o: { dataDir: string; logLevel: string; pgbouncer: boolean },
+): Promise<void> {
+  const dataDir = path.resolve(o.dataDir);
+  // A closed terminal must not turn the orderly stop (SIGHUP below) into a crash on the next write.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+  const out = (s = '') => process.stdout.write(s + '\n');
+  const hasBouncer = o.pgbouncer && findPgBouncer() !== null;
+  if (!o.pgbouncer) {
+    out('--no-pgbouncer: the worker will connect to PostgreSQL directly (no pooling).');
+  } else if (!hasBouncer) {
+    out('PgBouncer is not installed: the worker will connect to PostgreSQL directly (no pooling).');
+    out('  Install it for the real setup:  sudo apt-get install -y pgbouncer');
+  }
+  out(
+    `starting tier "${tier.name}" (${tier.hardware.cores} cores, ${(tier.hardware.ramMiB / 1024).toFixed(1)} GiB RAM, ${tier.users} uploaders) in ${dataDir} …`,
+  );
+  // What an earlier start that was killed left running holds this data dir and its ports: stop it first.
+  await stopLeftovers(dataDir, { log: out });
+  await assertPortFree(ingestPort, '--port');
+  if (hasBouncer && bouncerPortFlag) await assertPortFree(bouncerPortFlag, '--bouncer-port');
+
+  const envToken = process.env.POWERHOUSE_INGEST_TOKEN || undefined;
+  // Loaded here, not at the top: `powerhouse tune` should not pay for the worker's modules.
+  type StackModule = typeof import('../../stacks/local-processes/stack');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { startLocalStack } = require('../../stacks/local-processes/stack') as StackModule;
+  const stack = await startLocalStack({
+    dataDir,
+    tier,
+    ingestPort,
+    bouncerPort: bouncerPortFlag ?? (await defaultBouncerPort(out)),
+    token: envToken,
+    logLevel: o.logLevel as never,
+    noPgBouncer: !hasBouncer,
+    onLeftover: out,
+  });
+  // Listening from here to the end (not once): a second Ctrl-C while stopping must not cut the stop short.
+  const signalled = new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = () => {
+      if (stopping)
+        return out('still stopping (PostgreSQL and PgBouncer are killed if they take too long) …');
+      stopping = true;
+      resolve();
+    };
+    for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  });
+  const base = stack.ingestUrl;
+  const viaBouncer = stack.bouncer ? `PgBouncer 127.0.0.1:${stack.bouncer.port}` : 'PostgreSQL directly';
+  out('');
+  out(`PostgreSQL 16   127.0.0.1:${stack.pg.port}   (pid ${stack.pg.pid}, data: ${stack.pg.dataDir})`);
+  if (stack.bouncer)
+    out(
+      `PgBouncer       127.0.0.1:${stack.bouncer.port}   (pid ${stack.bouncer.pid}, log: ${stack.bouncer.logFile})`,
+    );
+  out(
+    `ingest worker   ${base}   → ${viaBouncer}   (in this process, pid ${process.pid}, log: ${path.join(dataDir, 'ingest.log')})`,
+  );
+  out('');
+  out(`token           ${envToken ? '(from POWERHOUSE_INGEST_TOKEN)' : stack.token}`);
+  out(`app DSN         ${stack.appDsn}`);
+  out(`secrets         ${path.join(dataDir, 'secrets.json')} (0600)`);
+  out('');
+  out('try it:');
+  out(`  printf 'tm_id,source,target\\n1,Hello,Hallo\\n1,World,Welt\\n' | \\`);
+  out(`    curl -sS -X POST ${base}/v1/tables/tm_entries/uploads \\`);
+  out(`      -H "Authorization: Bearer ${envToken ? '$POWERHOUSE_INGEST_TOKEN' : stack.token}" \\`);
+  out(`      -H 'Content-Type: text/csv' -H "Idempotency-Key: $(date +%s)" --data-binary @-`);
+  out('');
+  out('Ctrl-C stops everything.');
+  await signalled;
+  out('stopping …');
+  await stack.stop();
+  out('stopped.');
+  process.exit(0);
+}
+
+// SIGHUP: the terminal was closed. Stopping in order beats dying and leaving the servers to the next start.
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+async function assertPortFree(p: number, flag: string): Promise<void> {
+  if (p === 0 || (await portIsFree(p))) return;
+  throw new ActionableError(
+    `127.0.0.1:${p} is already in use by another program: stop it, or choose another port with ${flag} (0 picks a free one)`,
+  );
 }

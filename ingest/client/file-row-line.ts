@@ -1,5 +1,5 @@
 // Which line of a file a data row starts on, for messages a person can act on ("line 1234"). Row numbers
-// in errors count data rows only (as in INGEST-API.md); the file is scanned once more, as a stream, only
+// in errors count data rows only (as in docs/INGEST-API.md); the file is scanned once more, as a stream, only
 // after an error, using each format's own rule for where a row ends.
 import fs from 'node:fs';
 

@@ -1,4 +1,4 @@
-// The three ways an upload's bytes can be wrong, each mapped by the server to one response of INGEST-API.md.
+// The three ways an upload's bytes can be wrong, each mapped by the server to one response of docs/INGEST-API.md.
 
 /** A malformed or invalid data row: 400 bad_row. `row` is 1-based over data rows (headers not counted). */
 export class RowError extends Error {

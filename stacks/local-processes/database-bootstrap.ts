@@ -1,37 +1,42 @@
-// The local stack's database and login roles, created over a superuser connection (idempotent). Hosts and
-// Docker get the same from stacks/database-setup.ts as a psql script, since there PostgreSQL computes the
-// verifiers; here they are fixed beforehand so PgBouncer's userlist can hold the same ones.
+// The local stack's runner of the role bootstrap (config-templates/roles.ts): the same steps the hosts and
+// Docker run through psql (stacks/database-setup.ts), here over a pg client. Passwords are set as SCRAM
+// verifiers fixed beforehand, so PgBouncer's userlist holds the very ones PostgreSQL checks.
 import { Client } from 'pg';
-import { DATABASE, ROLES, type Settings } from '../../config-templates';
+import { quoteIdent, quoteLiteral, ROLES, type BootstrapStep, type RoleKey } from '../../config-templates';
 
-/** Database, roles (with the fixed SCRAM verifiers) and the app role's statement limit. Idempotent. */
-export async function bootstrapDatabase(
+/** Runs the steps as the superuser; `superuserUrl` names any database (a `connect` step switches). */
+export async function runBootstrap(
   superuserUrl: string,
-  /** Role → SCRAM verifier (the same ones PgBouncer's userlist holds, for SCRAM pass-through). */
-  verifiers: Readonly<Record<string, string>>,
-  settings: Settings,
+  steps: readonly BootstrapStep[],
+  /** Role → SCRAM verifier; a role without one keeps its password (the superuser's, set by initdb). */
+  verifiers: Readonly<Partial<Record<RoleKey, string>>>,
 ): Promise<void> {
-  const c = new Client({ connectionString: superuserUrl });
+  let c = new Client({ connectionString: superuserUrl });
   await c.connect();
   try {
-    const db = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
-    if (db.rowCount === 0) await c.query(`CREATE DATABASE "${DATABASE}"`);
-    for (const role of [ROLES.app, ROLES.ingest]) {
-      if (!verifiers[role]) throw new Error(`bootstrapDatabase: no SCRAM verifier for role ${role}`);
-      const exists = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
-      // A SCRAM verifier is not a secret password, but it is never logged either; literals only, no params
-      // (utility statements take no parameters): the verifier alphabet is [A-Za-z0-9+/=$:-].
-      const verb = exists.rowCount === 0 ? 'CREATE' : 'ALTER';
-      await c.query(`${verb} ROLE "${role}" LOGIN PASSWORD '${verifiers[role]}'`);
+    for (const step of steps) {
+      if (step.kind === 'sql') await c.query(step.sql);
+      else if (step.kind === 'password') {
+        const verifier = verifiers[step.role];
+        if (verifier === undefined) {
+          if (step.role === 'superuser') continue;
+          throw new Error(`bootstrap: no SCRAM verifier for role ${ROLES[step.role]}`);
+        }
+        // Utility statements take no parameters; the verifier alphabet is [A-Za-z0-9+/=$:-], never logged.
+        await c.query(`ALTER ROLE ${quoteIdent(ROLES[step.role])} PASSWORD ${quoteLiteral(verifier)}`);
+      } else if (step.kind === 'create-database') {
+        const exists = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [step.database]);
+        if (exists.rowCount === 0)
+          await c.query(`CREATE DATABASE ${quoteIdent(step.database)} OWNER ${quoteIdent(step.owner)}`);
+      } else {
+        const url = new URL(superuserUrl);
+        url.pathname = `/${encodeURIComponent(step.database)}`;
+        await c.end();
+        c = new Client({ connectionString: url.toString() });
+        await c.connect();
+      }
     }
-    await c.query(
-      `ALTER ROLE "${ROLES.app}" SET statement_timeout = '${settings.roles.app.statementTimeoutMs.value}ms'`,
-    );
-    await c.query(
-      `ALTER ROLE "${ROLES.ingest}" SET statement_timeout = '${settings.roles.ingest.statementTimeoutMs.value}ms'`,
-    );
-    await c.query(`GRANT CONNECT ON DATABASE "${DATABASE}" TO "${ROLES.app}", "${ROLES.ingest}"`);
   } finally {
-    await c.end();
+    await c.end().catch(() => undefined);
   }
 }

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { ActionableError } from './actionable-error';
 export interface ServiceUser {
   uid: number;
   gid: number;
@@ -54,7 +55,9 @@ export function ensureServiceUser(name: string = SERVICE_USER_NAME): ServiceUser
     const raced = lookupUser(name);
     if (raced) return raced;
     const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(`could not create system user '${name}' with useradd: ${stderr || String(err)}`);
+    throw new ActionableError(
+      `could not create system user '${name}' with useradd: ${stderr || String(err)}`,
+    );
   }
   const created = lookupUser(name);
   if (!created) throw new Error(`useradd reported success but user '${name}' is not in the passwd database`);
@@ -87,7 +90,7 @@ export function assertAccessibleBy(user: ServiceUser, target: string, need: 'r' 
   for (const dir of [path.sep, ...dirs]) {
     const st = fs.statSync(dir);
     if ((permBits(st, user) & 1) === 0) {
-      throw new Error(
+      throw new ActionableError(
         `${abs} is not reachable by user '${user.name}' (uid ${user.uid}): directory ${dir} has mode ` +
           `${(st.mode & 0o777).toString(8)} owned by uid ${st.uid}; allow traversal (chmod o+x ${dir}) ` +
           `or put the files somewhere that user can reach`,
@@ -103,7 +106,7 @@ export function assertAccessibleBy(user: ServiceUser, target: string, need: 'r' 
     .filter(Boolean)
     .join(' and ');
   if (missing) {
-    throw new Error(
+    throw new ActionableError(
       `user '${user.name}' (uid ${user.uid}) lacks ${missing} permission on ${abs} ` +
         `(mode ${(st.mode & 0o777).toString(8)}, owner uid ${st.uid})`,
     );

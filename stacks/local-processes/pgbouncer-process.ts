@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
+import { ActionableError } from './actionable-error';
 import {
   assertAccessibleBy,
   ensureOwnedDir,
@@ -131,12 +132,12 @@ export function iniListenPort(ini: string): number | null {
 function checkIni(ini: string, port: number): void {
   const listenPort = iniListenPort(ini);
   if (listenPort === null) {
-    throw new Error(
+    throw new ActionableError(
       `pgbouncer.ini has no listen_port in its [pgbouncer] section; render it with listen_port = ${port}`,
     );
   }
   if (listenPort !== port) {
-    throw new Error(
+    throw new ActionableError(
       `pgbouncer.ini says listen_port = ${listenPort} but startPgBouncer was given port ${port}`,
     );
   }
@@ -166,7 +167,7 @@ export async function startPgBouncer(opts: PgBouncerOptions): Promise<PgBouncerS
   checkIni(opts.ini, opts.port);
   const binary = findPgBouncer();
   if (!binary) {
-    throw new Error(
+    throw new ActionableError(
       'pgbouncer is not installed (looked in /usr/sbin, /usr/bin and PATH): apt-get install -y pgbouncer',
     );
   }
@@ -193,18 +194,20 @@ export async function startPgBouncer(opts: PgBouncerOptions): Promise<PgBouncerS
     for (;;) {
       const exit = proc.exit();
       if (exit) {
-        throw new Error(
+        throw new ActionableError(
           `PgBouncer (${paths.iniFile}) ${describeExit(exit)} during start-up. Log tail:\n` +
             logTail(paths.logFile, { from: startedAt }),
+          { logFile: paths.logFile },
         );
       }
       // Still alive after the port answered: the listener is ours, not a process that took the port.
       if ((await acceptsTcp(opts.port)) && !proc.exit()) return;
       if (Date.now() > deadline) {
         await proc.killGroupAndWait();
-        throw new Error(
+        throw new ActionableError(
           `PgBouncer did not accept connections on 127.0.0.1:${opts.port} within ${startTimeoutMs} ms; ` +
             `killed it. Log tail:\n${logTail(paths.logFile, { from: startedAt })}`,
+          { logFile: paths.logFile },
         );
       }
       await sleep(25);
@@ -221,7 +224,7 @@ export async function startPgBouncer(opts: PgBouncerOptions): Promise<PgBouncerS
     if (!(await waitForExit(proc, 5_000))) {
       await proc.killGroupAndWait();
     }
-    throw new Error(
+    throw new ActionableError(
       `PgBouncer (pid ${proc.pid}) did not finish a safe shutdown within ${timeoutMs} ms ` +
         '(clients still held server connections); it was shut down immediately',
     );

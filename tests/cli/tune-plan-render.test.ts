@@ -8,7 +8,7 @@ const root = path.resolve(__dirname, '../..');
 function powerhouse(...args: string[]) {
   const r = spawnSync(process.execPath, [path.join(root, 'bin/powerhouse.js'), ...args], {
     encoding: 'utf8',
-    env: { ...process.env, POWERHOUSE_POWERHOUSE_APP_PASSWORD: 'app-pass-not-in-files' },
+    env: { ...process.env, POWERHOUSE_APP_PASSWORD: 'app-pass-given-in-env' },
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
@@ -89,7 +89,7 @@ describe('powerhouse plan', () => {
 });
 
 describe('powerhouse render', () => {
-  it('writes every file; userlist.txt holds SCRAM verifiers and no password', () => {
+  it('writes every file and the same role setup as the hosts, with the passwords named as there', () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'powerhouse-render-'));
     try {
       const r = powerhouse('render', '--tier', 'powerhouse', '--out', out);
@@ -98,17 +98,23 @@ describe('powerhouse render', () => {
         'postgresql/postgresql.conf',
         'postgresql/pg_hba.conf',
         'pgbouncer/pgbouncer.ini',
-        'pgbouncer/userlist.txt',
+        'bin/powerhouse-db-setup',
+        'sql/roles.sql',
+        'sql/userlist.sql',
+        'secrets/passwords.env',
         'systemd/pgbouncer.service.d/90-powerhouse.conf',
         'sysctl/60-powerhouse.conf',
       ])
         expect([f, fs.existsSync(path.join(out, f))]).toEqual([f, true]);
-      const userlist = fs.readFileSync(path.join(out, 'pgbouncer/userlist.txt'), 'utf8');
-      expect(userlist.trim().split('\n')).toHaveLength(4);
-      for (const line of userlist.trim().split('\n'))
-        expect(line).toMatch(/^"[a-z_]+" "SCRAM-SHA-256\$4096:/);
-      expect(userlist).not.toContain('app-pass-not-in-files');
-      expect(fs.statSync(path.join(out, 'pgbouncer/userlist.txt')).mode & 0o777).toBe(0o600);
+      const roles = fs.readFileSync(path.join(out, 'sql/roles.sql'), 'utf8');
+      expect(roles).toContain(`ALTER ROLE "powerhouse_app" SET statement_timeout = '60000ms';`);
+      expect(roles).toContain('\\getenv app_password POWERHOUSE_APP_PASSWORD');
+      expect(roles).not.toContain('app-pass-given-in-env');
+      const env = fs.readFileSync(path.join(out, 'secrets/passwords.env'), 'utf8');
+      // The given password is used under the same variable name the hosts use; the others are generated.
+      expect(env).toMatch(/^POWERHOUSE_APP_PASSWORD=app-pass-given-in-env$/m);
+      expect(env).toMatch(/^POWERHOUSE_OWNER_PASSWORD=[A-Za-z0-9]{40}$/m);
+      expect(fs.statSync(path.join(out, 'secrets/passwords.env')).mode & 0o777).toBe(0o600);
       expect(fs.readFileSync(path.join(out, 'postgresql/postgresql.conf'), 'utf8')).toMatch(
         /^shared_buffers = 16GB/m,
       );

@@ -5,6 +5,7 @@ import http from 'node:http';
 import { Writable } from 'node:stream';
 import { Client } from 'pg';
 import {
+  bootstrapSteps,
   customTier,
   render,
   renderUserlist,
@@ -12,7 +13,7 @@ import {
   tune,
   type Settings,
 } from '../../config-templates';
-import { bootstrapDatabase } from '../../stacks/local-processes/database-bootstrap';
+import { runBootstrap } from '../../stacks/local-processes/database-bootstrap';
 import { DATABASE, INGEST_POOL_DB, ROLES } from '../../config-templates/names';
 import {
   hashToken,
@@ -40,7 +41,11 @@ export const TOKENS = {
   admin: 'tok-admin-' + randomPassword(),
 };
 
-/** Extra tables for format and error tests, created by the superuser before the worker starts. */
+/**
+ * Extra tables for format and error tests, created by the owner role before the worker starts (the documented
+ * way to add a table: the migrate step then grants on the allowlisted ones). `hidden` is not allowlisted but
+ * writable by the ingest role, so the tests see the worker's allowlist, not a missing privilege, refuse it.
+ */
 const TEST_SCHEMA = `
 CREATE TABLE public.typed_rows (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -59,7 +64,7 @@ CREATE TABLE public.typed_rows (
 );
 CREATE TABLE public.keyed (k text PRIMARY KEY, val text NOT NULL);
 CREATE TABLE public.hidden (x int);
-GRANT INSERT ON public.typed_rows, public.keyed, public.hidden TO ${ROLES.ingest};
+GRANT INSERT ON public.hidden TO ${ROLES.ingest};
 `;
 
 export interface IngestStack {
@@ -91,14 +96,19 @@ export async function startIngestStack(): Promise<IngestStack> {
   const pg = await startTestPostgres({ conf: 'max_connections = 100\n' });
   const ingestPassword = randomPassword();
   const statsPassword = randomPassword();
+  const ownerPassword = randomPassword();
   const ingestVerifier = scramVerifier(ingestPassword);
-  // Database and roles as the local stack makes them (statement limits, grants).
-  await bootstrapDatabase(
-    pg.url,
-    { [ROLES.app]: scramVerifier(randomPassword()), [ROLES.ingest]: ingestVerifier },
-    settings,
-  );
+  // Database and roles as every deployment makes them (config-templates/roles.ts, the local stack's runner).
+  const verifier = () => scramVerifier(randomPassword());
+  await runBootstrap(pg.url, bootstrapSteps(settings), {
+    owner: scramVerifier(ownerPassword),
+    app: verifier(),
+    ingest: ingestVerifier,
+    bouncerAdmin: verifier(),
+    bouncerStats: verifier(),
+  });
   const superDbUrl = pg.server.superuserUrl(DATABASE);
+  const ownerUrl = `postgresql://${ROLES.owner}:${encodeURIComponent(ownerPassword)}@127.0.0.1:${pg.port}/${DATABASE}`;
   const bouncer = await startTestPgBouncer({
     ini: ({ port, paths }) =>
       render(settings, {
@@ -120,8 +130,8 @@ export async function startIngestStack(): Promise<IngestStack> {
   const ingestUrl = `postgresql://${ROLES.ingest}:${encodeURIComponent(ingestPassword)}@127.0.0.1:${bouncer.port}/${INGEST_POOL_DB}`;
   const consoleUrl = `postgresql://${ROLES.bouncerStats}:${encodeURIComponent(statsPassword)}@127.0.0.1:${bouncer.port}/pgbouncer`;
 
-  const sql = async <T>(text: string, params: unknown[] = []): Promise<T[]> => {
-    const c = new Client({ connectionString: superDbUrl });
+  const sql = async <T>(text: string, params: unknown[] = [], url = superDbUrl): Promise<T[]> => {
+    const c = new Client({ connectionString: url });
     await c.connect();
     try {
       return (await c.query(text, params)).rows as T[];
@@ -129,14 +139,14 @@ export async function startIngestStack(): Promise<IngestStack> {
       await c.end();
     }
   };
-  // The default schema comes from the worker's migration (run by the first worker); test tables need the role.
-  await sql(TEST_SCHEMA);
+  // The default schema comes from the worker's migration (run by the first worker, as the owner).
+  await sql(TEST_SCHEMA, [], ownerUrl);
 
   const config: IngestStack['config'] = (overrides = {}) => {
     const { limits, ...rest } = overrides;
     return parseIngestConfig({
       databaseUrl: ingestUrl,
-      migrationDatabaseUrl: superDbUrl,
+      migrationDatabaseUrl: ownerUrl,
       pgbouncerAdminUrl: consoleUrl,
       migrate: true,
       logLevel: 'silent',

@@ -1,5 +1,5 @@
 // Uploads through the worker into real PostgreSQL 16 behind real PgBouncer: every format, NULLs, quoting
-// and escaping edge cases, big fields, and every 4xx row of the INGEST-API.md status table.
+// and escaping edge cases, big fields, and every 4xx row of the docs/INGEST-API.md status table.
 import { stopAllTestServers } from '../harness';
 import type { IngestServer } from '../../ingest/server';
 import { pgcopy, pgcopyHeader, pgcopyTuple, type PgCopyValue } from './pgcopy-fixture';

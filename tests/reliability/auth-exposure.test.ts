@@ -253,13 +253,7 @@ function allSecrets(): Record<string, string> {
     fs.readFileSync(path.join(live.stack.dataDir, 'secrets.json'), 'utf8'),
   ) as LocalSecrets;
   return {
-    'superuser password': s.superuser,
-    'app password': s.app,
-    'ingest password': s.ingest,
-    'PgBouncer admin password': s.bouncerAdmin,
-    'PgBouncer stats password': s.bouncerStats,
-    'ingest token': s.token,
-    'admin token': s.adminToken,
+    ...s.secrets,
     'tm-only token': TM_ONLY,
     ...Object.fromEntries(s.userTokens.map((t, i) => [`user token ${i + 1}`, t])),
   };

@@ -5,7 +5,6 @@ import { spawnSync } from 'node:child_process';
 import { Testing } from 'cdktf';
 import { presetTier, tune } from '../../config-templates';
 import {
-  COMPOSE_SECRET_ENV,
   composeEnvFile,
   composeFilePath,
   composeFiles,
@@ -13,7 +12,7 @@ import {
   type Yaml,
 } from '../../stacks/compose';
 import { LocalDockerStack } from '../../stacks/local-docker-stack';
-import { SECRET_NAMES, type SecretName } from '../../stacks/secrets';
+import { SECRET_ENV, SECRET_NAMES, type SecretName } from '../../config-templates';
 import { secretLikeRuns, synth, testSecrets, type TfJson } from './synth-helpers';
 
 const hasPyYaml = spawnSync('python3', ['-c', 'import yaml'], { encoding: 'utf8' }).status === 0;
@@ -45,7 +44,7 @@ const secrets = testSecrets();
 
 /** Compose's interpolation, as `docker compose` applies it with the .env values. */
 function interpolate(s: string): string {
-  const byEnv = Object.fromEntries(SECRET_NAMES.map((n) => [COMPOSE_SECRET_ENV[n], secrets[n]]));
+  const byEnv = Object.fromEntries(SECRET_NAMES.map((n) => [SECRET_ENV[n], secrets[n]]));
   return s.replace(/\$\$|\$\{(\w+):\?[^}]*\}/g, (m, v?: string) => (m === '$$' ? '$' : byEnv[v!]));
 }
 /** Terraform's interpolation of the local stack's references and escapes. */
@@ -110,7 +109,7 @@ describe('docker-compose.yml', () => {
   it('holds no secrets: every one is a ${VAR} from .env, and .env is generated fresh and private', () => {
     for (const f of files) expect([f.path, secretLikeRuns(f.content)]).toEqual([f.path, []]);
     for (const n of SECRET_NAMES)
-      expect(composeYaml).toContain(`\${${COMPOSE_SECRET_ENV[n]}:?missing in .env}`);
+      expect(composeYaml).toContain(`\${${SECRET_ENV[n]}:?missing in .env}`);
     const a = composeEnvFile();
     const b = composeEnvFile();
     expect(a.mode).toBe('0600');
@@ -118,7 +117,7 @@ describe('docker-compose.yml', () => {
       .split('\n')
       .filter((l) => l && !l.startsWith('#'))
       .map((l) => l.split('='));
-    expect(vars.map(([k]) => k).sort()).toEqual(Object.values(COMPOSE_SECRET_ENV).sort());
+    expect(vars.map(([k]) => k).sort()).toEqual(Object.values(SECRET_ENV).sort());
     for (const [, v] of vars) expect(v).toMatch(/^[A-Za-z0-9]{40}$/);
     expect(a.content).not.toBe(b.content);
   });

@@ -1,6 +1,8 @@
 // The roles/database/userlist setup that the Hetzner host and the local Docker stack run, against a real
 // PostgreSQL 16 and a real PgBouncer loading render()'s pgbouncer.ini: every role logs in through PgBouncer with
-// SCRAM using the verifiers PostgreSQL computed, and userlist.txt never holds a plaintext password.
+// SCRAM using the verifiers PostgreSQL computed, and userlist.txt never holds a plaintext password. Then the
+// migrate step as those hosts run it (ingest/main.ts --migrate with the owner's URL), an upload through the
+// worker with the deployment's own config, and the privilege suite every target shares.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,7 +19,12 @@ import {
   ROLES,
   tune,
 } from '../../config-templates';
-import { DB_PASSWORD_ENV, dbSetupScript, rolesSql, USERLIST_SQL } from '../../stacks/database-setup';
+import { SECRET_ENV, type SecretName } from '../../config-templates';
+import { hashToken, OWNER_URL_ENV, parseIngestConfig } from '../../ingest/config';
+import { createIngestServer } from '../../ingest/server';
+import { dbSetupScript, dbSetupSecrets, rolesSql, USERLIST_SQL } from '../../stacks/database-setup';
+import { describeDeployment, type DeploymentTarget } from '../../stacks/deployment';
+import { describePrivileges, type PrivilegeTarget } from '../privileges/privilege-suite';
 import {
   randomPassword,
   startTestPgBouncer,
@@ -30,16 +37,32 @@ import {
 const run = promisify(execFile);
 afterAll(stopAllTestServers);
 
-const roleSettings = tune(presetTier('minimum')).roles;
-const passwords: Record<keyof typeof DB_PASSWORD_ENV, string> = {
+const minimum = tune(presetTier('minimum'));
+const roleSettings = minimum.roles;
+type PasswordKey = 'superuser' | 'owner' | 'app' | 'ingest' | 'bouncerAdmin' | 'bouncerStats';
+const SECRET_OF: Record<PasswordKey, SecretName> = {
+  superuser: 'superuser_password',
+  owner: 'owner_password',
+  app: 'app_password',
+  ingest: 'ingest_password',
+  bouncerAdmin: 'bouncer_admin_password',
+  bouncerStats: 'bouncer_stats_password',
+};
+const passwords: Record<PasswordKey, string> = {
   superuser: randomPassword(),
+  owner: randomPassword(),
   app: randomPassword(),
   ingest: randomPassword(),
   bouncerAdmin: randomPassword(),
   bouncerStats: randomPassword(),
 };
+const DB_PASSWORD_ENV = Object.fromEntries(
+  Object.entries(SECRET_OF).map(([k, n]) => [k, SECRET_ENV[n]]),
+) as Record<PasswordKey, string>;
+const token = 'tok-' + randomPassword();
 
 let dir: string;
+let privileges: PrivilegeTarget;
 let pg: TestPostgres;
 let bouncer: TestPgBouncer;
 let userlist: string;
@@ -53,7 +76,7 @@ function scriptEnv(pw: Partial<typeof passwords>, superuserPassword: string): No
     PGDATABASE: 'postgres',
     PGPASSWORD: superuserPassword,
   };
-  for (const [k, v] of Object.entries(pw)) env[DB_PASSWORD_ENV[k as keyof typeof DB_PASSWORD_ENV]] = v;
+  for (const [k, v] of Object.entries(pw)) env[DB_PASSWORD_ENV[k as PasswordKey]] = v;
   return env;
 }
 
@@ -71,13 +94,17 @@ async function connect(port: number, user: string, password: string, database: s
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'powerhouse-dbsetup-'));
-  fs.writeFileSync(path.join(dir, 'roles.sql'), rolesSql(roleSettings));
+  fs.writeFileSync(path.join(dir, 'roles.sql'), rolesSql(minimum));
   fs.writeFileSync(path.join(dir, 'userlist.sql'), USERLIST_SQL);
   fs.writeFileSync(
     path.join(dir, 'db-setup'),
-    dbSetupScript({ rolesSql: path.join(dir, 'roles.sql'), userlistSql: path.join(dir, 'userlist.sql') }),
+    dbSetupScript(minimum, {
+      rolesSql: path.join(dir, 'roles.sql'),
+      userlistSql: path.join(dir, 'userlist.sql'),
+    }),
     { mode: 0o755 },
   );
+  expect(dbSetupSecrets(minimum).sort()).toEqual(Object.values(SECRET_OF).sort());
   pg = await startTestPostgres();
   await setup(passwords, pg.superuserPassword);
   userlist = fs.readFileSync(path.join(dir, 'userlist.txt'), 'utf8');
@@ -100,9 +127,65 @@ beforeAll(async () => {
         'pgbouncer/pgbouncer.ini',
       ).content,
   });
+
+  // The deployment as a host describes it, with this test's ports and secrets.
+  const target: DeploymentTarget = {
+    kind: 'hetzner',
+    postgres: { host: '127.0.0.1', port: pg.port },
+    pgbouncer: { host: '127.0.0.1', port: bouncer.port },
+    workerListen: { host: '127.0.0.1', port: 0 },
+    renderOptions: {},
+  };
+  const value = (n: SecretName) =>
+    n === 'ingest_token' || n === 'admin_token'
+      ? `${n}-${token}`
+      : passwords[(Object.keys(SECRET_OF) as PasswordKey[]).find((k) => SECRET_OF[k] === n)!];
+  const d = describeDeployment(minimum, target, (n, form) =>
+    form === 'sha256' ? hashToken(value(n)) : value(n),
+  );
+  // The migrate step as powerhouse-migrate runs it: the worker's entry, the owner's URL in the environment.
+  const configFile = path.join(dir, 'ingest.json');
+  fs.writeFileSync(configFile, JSON.stringify(d.workerConfig));
+  const migrated = await run(
+    process.execPath,
+    ['--import', 'tsx', path.join(__dirname, '../../ingest/main.ts'), '--migrate', configFile],
+    { env: { ...process.env, [OWNER_URL_ENV]: d.dsn.owner } },
+  );
+  expect(migrated.stdout).toMatch(/applied migrations 1, 2; privileges set on 2 allowlisted table/);
+  // One upload through the worker, with the deployment's own config (ingest role only).
+  const worker = createIngestServer(
+    parseIngestConfig({
+      ...d.workerConfig,
+      limits: { ...d.workerConfig.limits, dbPoolKeepOpen: 1 },
+      logLevel: 'silent',
+    }),
+  );
+  const url = await worker.listen(0, '127.0.0.1');
+  try {
+    const res = await fetch(`${url}/v1/tables/tm_entries/uploads`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ingest_token-${token}`, 'Content-Type': 'text/csv' },
+      body: 'tm_id,source,target\n1,Hello,Hallo\n1,World,Welt\n2,Yes,Ja\n',
+    });
+    expect(res.status).toBe(201);
+  } finally {
+    await worker.close();
+  }
+  privileges = {
+    name: 'host and Docker (psql bootstrap)',
+    appDsn: d.dsn.app,
+    ingestDsn: d.dsn.ingest,
+    ownerDsn: d.dsn.owner,
+    superuserDsn: d.dsn.superuser,
+    ownerViaBouncerDsn: d.dsn.app.replace(`${ROLES.app}:${passwords.app}`, `${ROLES.owner}:${passwords.owner}`),
+    appStatementTimeout: '1min',
+    uploadedRows: 3,
+  };
 }, 120_000);
 
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describePrivileges(() => privileges);
 
 describe('powerhouse-db-setup against PostgreSQL 16 and PgBouncer', () => {
   it('writes one SCRAM verifier per PgBouncer user and no password', () => {
@@ -159,14 +242,14 @@ describe('powerhouse-db-setup against PostgreSQL 16 and PgBouncer', () => {
     );
   });
 
-  it('creates the database owned by the app role and sets the superuser password', async () => {
+  it('creates the database owned by the owner role and sets the superuser password', async () => {
     const c = await connect(pg.port, ROLES.superuser, passwords.superuser, 'postgres');
     try {
       const { rows } = await c.query(
         'select pg_get_userbyid(datdba) as owner from pg_database where datname = $1',
         [DATABASE],
       );
-      expect(rows).toEqual([{ owner: ROLES.app }]);
+      expect(rows).toEqual([{ owner: ROLES.owner }]);
     } finally {
       await c.end();
     }

@@ -8,9 +8,10 @@ import path from 'node:path';
 import { Testing } from 'cdktf';
 import { HETZNER_SERVER_TYPES, presetTier, render, tune, type PresetTierName } from '../../config-templates';
 import { PGDG_KEY_FILE, PGDG_KEY_FINGERPRINT, USER_DATA_LIMIT_BYTES } from '../../stacks/cloud-init';
-import { HETZNER_RENDER_OPTIONS, HetznerStack, PRIVATE_NETWORK } from '../../stacks/hetzner-stack';
+import { HetznerStack, PRIVATE_NETWORK } from '../../stacks/hetzner-stack';
+import { hetznerTarget } from '../../stacks/host-files';
 import { HOST } from '../../stacks/host-files';
-import { SECRET_NAMES } from '../../stacks/secrets';
+import { SECRET_NAMES } from '../../config-templates';
 import { checkArgs, fixture } from './hcloud-fixture';
 import {
   allStrings,
@@ -212,7 +213,7 @@ describe.each(TIERS)('Hetzner stack %s', (tier) => {
   });
 
   it("carries render()'s files for this tier byte for byte, with their modes", () => {
-    const expected = render(tune(presetTier(tier)), HETZNER_RENDER_OPTIONS);
+    const expected = render(tune(presetTier(tier)), hetznerTarget().renderOptions);
     for (const f of expected) {
       const got = files.get(`${HOST.staged}/${f.path}`);
       expect(got).toBeDefined();

@@ -16,7 +16,7 @@ import { dbSetupScript } from '../../stacks/database-setup';
 import { escapeTerraform, LocalDockerStack } from '../../stacks/local-docker-stack';
 import { LOCAL_RENDER_OPTIONS } from '../../stacks/local-services';
 import { detectTier, localTierFromEnv } from '../../stacks/local-tier';
-import { SECRET_NAMES } from '../../stacks/secrets';
+import { SECRET_NAMES } from '../../config-templates';
 import { allStrings, secretLikeRuns, synth, type TfJson } from './synth-helpers';
 
 const synthLocal = (tier?: Tier, ports?: { pgbouncer?: number; ingest?: number }) =>
@@ -125,7 +125,7 @@ describe('local Docker stack', () => {
     )!;
     expect(raw.content).toContain('$${1:?usage');
     expect(unescape(raw.content)).toBe(
-      dbSetupScript({
+      dbSetupScript(minimum, {
         rolesSql: '/etc/powerhouse/sql/roles.sql',
         userlistSql: '/etc/powerhouse/sql/userlist.sql',
       }),

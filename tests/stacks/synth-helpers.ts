@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Testing, type TerraformStack } from 'cdktf';
-import { SECRET_LENGTH, SECRET_NAMES, type SecretName } from '../../stacks/secrets';
+import { SECRET_LENGTH, SECRET_NAMES, type SecretName } from '../../config-templates';
 import { describeBundle, type WorkerBundle } from '../../stacks/worker-bundle';
 
 // Terraform JSON is a tree of plain objects; tests index it freely.
