@@ -15,7 +15,9 @@ export interface DsnParts {
 
 export function dsn(p: DsnParts): string {
   const pw = isPlaceholder(p.password) ? p.password : encodeURIComponent(p.password);
-  const q = Object.entries(p.params ?? {}).map(([k, v]) => `${k}=${/^[\w/.-]+$/.test(v) ? v : encodeURIComponent(v)}`);
+  const q = Object.entries(p.params ?? {}).map(
+    ([k, v]) => `${k}=${/^[\w/.-]+$/.test(v) ? v : encodeURIComponent(v)}`,
+  );
   const query = q.length ? `?${q.join('&')}` : '';
   return `postgresql://${encodeURIComponent(p.user)}:${pw}@${p.host}:${p.port}/${encodeURIComponent(p.database)}${query}`;
 }

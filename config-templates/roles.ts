@@ -35,7 +35,12 @@ export const MIGRATION_RECORDS: TableRef = { schema: WORKER_SCHEMA, table: 'sche
 /** Roles that log in to PostgreSQL (the PgBouncer console users exist only for their SCRAM verifiers). */
 export const LOGIN_ROLES = ['owner', 'app', 'ingest'] as const satisfies readonly RoleKey[];
 /** Roles PgBouncer authenticates: the client-facing ones and its own console users. Not the owner. */
-export const BOUNCER_ROLES = ['app', 'ingest', 'bouncerAdmin', 'bouncerStats'] as const satisfies readonly RoleKey[];
+export const BOUNCER_ROLES = [
+  'app',
+  'ingest',
+  'bouncerAdmin',
+  'bouncerStats',
+] as const satisfies readonly RoleKey[];
 
 /** One step of the bootstrap; each target turns the steps into its own runner (psql script, pg client). */
 export type BootstrapStep =

@@ -125,7 +125,10 @@ export function describeDeployment(
 
 /** Stand-in secrets: 40 letters, and the SHA-256 of that. */
 export const standInSecret: SecretSource = (name, form) => {
-  const value = name.replace(/[^a-z]/g, '').padEnd(40, 'x').slice(0, 40);
+  const value = name
+    .replace(/[^a-z]/g, '')
+    .padEnd(40, 'x')
+    .slice(0, 40);
   return form === 'sha256' ? hashToken(value) : value;
 };
 

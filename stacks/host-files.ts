@@ -3,7 +3,7 @@
 // script. Pure functions of the tier's Settings and rendered files; cloud-init.ts packs them into user-data.
 import path from 'node:path';
 import type { RenderedFile, RenderOptions, Settings } from '../config-templates';
-import { DEFAULT_PORTS, ROLES, SECRET_ENV } from '../config-templates';
+import { DEFAULT_PORTS, DEFAULT_RENDER_OPTIONS, ROLES, SECRET_ENV } from '../config-templates';
 import type { DeploymentTarget } from './deployment';
 
 /** Where things live on the host. */
@@ -20,6 +20,12 @@ export const HOST = {
   tlsDir: '/etc/powerhouse/tls',
   tlsCert: '/etc/powerhouse/tls/ingest.crt',
   tlsKey: '/etc/powerhouse/tls/ingest.key',
+  /** PgBouncer's client TLS: its key and certificate, group postgres (the directory 0750, the key 0640). */
+  pgbouncerTlsDir: '/etc/powerhouse/pgbouncer-tls',
+  pgbouncerTlsKey: '/etc/powerhouse/pgbouncer-tls/pgbouncer.key',
+  pgbouncerTlsCert: '/etc/powerhouse/pgbouncer-tls/pgbouncer.crt',
+  /** A 0644 copy of PgBouncer's certificate: the worker (not in group postgres) verifies PgBouncer with it. */
+  pgbouncerCa: '/etc/powerhouse/pgbouncer-ca.crt',
   bootstrap: '/usr/local/sbin/powerhouse-bootstrap',
   dbSetup: '/usr/local/sbin/powerhouse-db-setup',
   /** The migrate step (owner role), run by systemd before the worker starts and on reload. */
@@ -41,11 +47,18 @@ export const WORKER_USER = 'powerhouse';
 export const WORKER_SERVICE = 'powerhouse-ingest';
 /** How systemd starts the worker: Debian's Node.js, the bundle, the config file (ingest/main.ts argv[2]). */
 export const INGEST_WORKER_EXEC = `/usr/bin/node ${HOST.workerJs} ${HOST.ingestConfig}`;
-/** The host's render() options: PostgreSQL on loopback only, PgBouncer on all interfaces (firewalled). */
+/**
+ * The host's render() options: PostgreSQL on loopback only, PgBouncer on all interfaces (firewalled) and
+ * requiring TLS of its clients, with the certificate the bootstrap makes before PgBouncer starts.
+ */
 export const HOST_RENDER_OPTIONS: Partial<RenderOptions> = {
   pgListen: 'localhost',
   bouncerListen: '*',
   allowedCidrs: [],
+  bouncer: {
+    ...DEFAULT_RENDER_OPTIONS.bouncer,
+    clientTls: { keyFile: HOST.pgbouncerTlsKey, certFile: HOST.pgbouncerTlsCert },
+  },
 };
 
 /** HTTPS port of the ingest endpoint (Caddy). */
@@ -64,12 +77,18 @@ export const HOST_PACKAGES = [
 ] as const;
 export const MIN_NODE_MAJOR = 20;
 
-/** A Hetzner host as a deployment target: everything on one server, the worker behind Caddy. */
-export function hetznerTarget(pgPort: number = DEFAULT_PORTS.postgres, bouncerPort: number = DEFAULT_PORTS.pgbouncer): DeploymentTarget {
+/**
+ * A Hetzner host as a deployment target: everything on one server, the worker behind Caddy. The worker reaches
+ * PgBouncer on loopback over TLS and verifies its certificate (127.0.0.1 is one of its addresses).
+ */
+export function hetznerTarget(
+  pgPort: number = DEFAULT_PORTS.postgres,
+  bouncerPort: number = DEFAULT_PORTS.pgbouncer,
+): DeploymentTarget {
   return {
     kind: 'hetzner',
     postgres: { host: '127.0.0.1', port: pgPort },
-    pgbouncer: { host: '127.0.0.1', port: bouncerPort },
+    pgbouncer: { host: '127.0.0.1', port: bouncerPort, caFile: HOST.pgbouncerCa },
     workerListen: WORKER_LISTEN,
     renderOptions: { ...HOST_RENDER_OPTIONS, pgPort, bouncerPort },
   };

@@ -108,7 +108,9 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
   const bouncerPort = DEFAULT_PORTS.pgbouncer;
   const workerPort = DEFAULT_PORTS.ingest;
 
-  const dbPasswords = Object.fromEntries(dbSetupSecrets(settings).map((n) => [SECRET_ENV[n], placeholder(n)]));
+  const dbPasswords = Object.fromEntries(
+    dbSetupSecrets(settings).map((n) => [SECRET_ENV[n], placeholder(n)]),
+  );
   // The worker's file holds no secret: its URLs and tokens come from the environment (compose cannot hash a
   // token, so the worker hashes POWERHOUSE_INGEST_TOKEN itself).
   const { databaseUrl, pgbouncerAdminUrl, tokens: _t, adminTokenSha256: _a, ...rest } = d.workerConfig;

@@ -4,14 +4,19 @@
 import { Client } from 'pg';
 import { quoteIdent, quoteLiteral, ROLES, type BootstrapStep, type RoleKey } from '../../config-templates';
 
-/** Runs the steps as the superuser; `superuserUrl` names any database (a `connect` step switches). */
+/** Runs the steps as the superuser: first in the `postgres` database, then where a `connect` step says. */
 export async function runBootstrap(
   superuserUrl: string,
   steps: readonly BootstrapStep[],
   /** Role → SCRAM verifier; a role without one keeps its password (the superuser's, set by initdb). */
   verifiers: Readonly<Partial<Record<RoleKey, string>>>,
 ): Promise<void> {
-  let c = new Client({ connectionString: superuserUrl });
+  const inDatabase = (name: string) => {
+    const url = new URL(superuserUrl);
+    url.pathname = `/${encodeURIComponent(name)}`;
+    return url.toString();
+  };
+  let c = new Client({ connectionString: inDatabase('postgres') });
   await c.connect();
   try {
     for (const step of steps) {
@@ -29,10 +34,8 @@ export async function runBootstrap(
         if (exists.rowCount === 0)
           await c.query(`CREATE DATABASE ${quoteIdent(step.database)} OWNER ${quoteIdent(step.owner)}`);
       } else {
-        const url = new URL(superuserUrl);
-        url.pathname = `/${encodeURIComponent(step.database)}`;
         await c.end();
-        c = new Client({ connectionString: url.toString() });
+        c = new Client({ connectionString: inDatabase(step.database) });
         await c.connect();
       }
     }

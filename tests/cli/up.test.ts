@@ -1,57 +1,17 @@
 // `powerhouse up` (what `npm start` runs) as a newcomer meets it: a child process that prints an endpoint,
 // a token and a curl example that works, keeps its data across restarts, and stops cleanly on Ctrl-C.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import { field, up as startUp, type Up } from './up-process';
 
-const root = path.resolve(__dirname, '../..');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'powerhouse-up-'));
 afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
-interface Up {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-async function up(
-  extraEnv: Record<string, string> = {},
-  extraArgs: string[] = [],
-  bouncerPortArgs: string[] = ['--bouncer-port', '0'],
-): Promise<Up> {
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(root, 'bin/powerhouse.js'),
-      'up',
-      '--data-dir',
-      dataDir,
-      '--port',
-      '0',
-      ...bouncerPortArgs,
-      '--users',
-      '4',
-      ...extraArgs,
-    ],
-    { env: { ...process.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 60_000;
-  while (!out.includes('Ctrl-C stops everything')) {
-    if (child.exitCode !== null) throw new Error(`powerhouse up exited early:\n${out}`);
-    if (Date.now() > deadline) throw new Error(`powerhouse up did not get ready:\n${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, output: () => out, exited };
-}
-
-const field = (out: string, label: string) => new RegExp(`^${label}\\s+(\\S+)`, 'm').exec(out)?.[1] ?? '';
+const up = (env: Record<string, string> = {}, args: string[] = [], bouncerPortArgs?: string[]) =>
+  startUp({ dataDir, env, args, bouncerPortArgs });
 
 async function stop(u: Up): Promise<void> {
   u.child.kill('SIGINT');

@@ -181,12 +181,22 @@ function writeReport(): void {
   fs.mkdirSync(dir, { recursive: true });
   const lines: string[] = [];
   for (const [target, m] of measuredByTarget) {
-    lines.push(`## ${target}`, '', `| action | ${Object.keys(m).join(' | ')} |`, `|---|${Object.keys(m).map(() => '---').join('|')}|`);
+    lines.push(
+      `## ${target}`,
+      '',
+      `| action | ${Object.keys(m).join(' | ')} |`,
+      `|---|${Object.keys(m)
+        .map(() => '---')
+        .join('|')}|`,
+    );
     for (const a of Object.keys(ACTIONS) as Action[])
       lines.push(`| ${a} | ${(Object.keys(m) as Who[]).map((w) => (m[w][a] ? 'yes' : 'no')).join(' | ')} |`);
     lines.push('');
   }
-  fs.writeFileSync(path.join(dir, `privileges-${[...measuredByTarget.keys()].join('-').replace(/\W+/g, '_')}.md`), lines.join('\n'));
+  fs.writeFileSync(
+    path.join(dir, `privileges-${[...measuredByTarget.keys()].join('-').replace(/\W+/g, '_')}.md`),
+    lines.join('\n'),
+  );
 }
 
 /** The suite. `target` is called in beforeAll (the test file starts its servers there). */
@@ -249,7 +259,10 @@ export function describePrivileges(getTarget: () => PrivilegeTarget): void {
         "SELECT count(*) AS n, current_setting('statement_timeout') AS t, current_user AS u FROM tm_entries",
       );
       expect(row).toEqual({ n: String(t.uploadedRows), t: t.appStatementTimeout, u: ROLES.app });
-      const [ing] = await query<{ t: string }>(t.ingestDsn, "SELECT current_setting('statement_timeout') AS t");
+      const [ing] = await query<{ t: string }>(
+        t.ingestDsn,
+        "SELECT current_setting('statement_timeout') AS t",
+      );
       expect(ing.t).toBe('0');
     });
 
@@ -271,7 +284,9 @@ export function describePrivileges(getTarget: () => PrivilegeTarget): void {
       );
       expect(attrs).toEqual({ rolsuper: false, rolcreaterole: false, rolcreatedb: false });
       if (t.ownerViaBouncerDsn)
-        await expect(query(t.ownerViaBouncerDsn, 'SELECT 1')).rejects.toThrow(/password authentication failed|SASL|no such user|not allowed/);
+        await expect(query(t.ownerViaBouncerDsn, 'SELECT 1')).rejects.toThrow(
+          /password authentication failed|SASL|no such user|not allowed/,
+        );
     });
   });
 }

@@ -177,7 +177,10 @@ beforeAll(async () => {
     ingestDsn: d.dsn.ingest,
     ownerDsn: d.dsn.owner,
     superuserDsn: d.dsn.superuser,
-    ownerViaBouncerDsn: d.dsn.app.replace(`${ROLES.app}:${passwords.app}`, `${ROLES.owner}:${passwords.owner}`),
+    ownerViaBouncerDsn: d.dsn.app.replace(
+      `${ROLES.app}:${passwords.app}`,
+      `${ROLES.owner}:${passwords.owner}`,
+    ),
     appStatementTimeout: '1min',
     uploadedRows: 3,
   };
