@@ -3,7 +3,9 @@
 #   ingest     the ingest worker: one bundled JavaScript file (stacks/build-worker.ts) on Node.js 20
 #   postgres   the official PostgreSQL 16 image, plus the directory where its first start leaves
 #              PgBouncer's userlist (a fresh named volume takes this directory's owner)
-#   pgbouncer  PgBouncer from apt.postgresql.org (already configured in the postgres image), run as postgres
+#   pgbouncer  PgBouncer from apt.postgresql.org (already configured in the postgres image), run as postgres,
+#              plus openssl and the directory where its first start makes its client TLS certificate
+#              (stacks/local-services.ts; a fresh named volume takes this directory's owner and mode)
 # Configuration files are not baked in: the stack uploads render()'s files into the containers.
 ARG POSTGRES_IMAGE=postgres:16-bookworm
 ARG NODE_IMAGE=node:20-bookworm-slim
@@ -32,9 +34,12 @@ FROM ${POSTGRES_IMAGE} AS postgres
 RUN install -d -o postgres -g postgres -m 0750 /var/lib/powerhouse-auth
 
 FROM ${POSTGRES_IMAGE} AS pgbouncer
+# openssl: powerhouse-tls-cert makes the certificate with it (named here: the postgres image does not promise
+# the command, only the library PostgreSQL links).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends pgbouncer \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get install -y --no-install-recommends pgbouncer openssl \
+ && rm -rf /var/lib/apt/lists/* \
+ && install -d -o postgres -g postgres -m 0755 /var/lib/powerhouse-tls
 USER postgres
 EXPOSE 6432
 CMD ["pgbouncer", "/etc/pgbouncer/pgbouncer.ini"]

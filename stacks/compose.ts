@@ -83,7 +83,7 @@ function service(svc: LocalService, context: string, oneShots: ReadonlySet<strin
   if (svc.command) s.command = svc.command.map(composeEscape);
   s.environment = Object.fromEntries(Object.entries(svc.env).map(([k, v]) => [k, fill(v)]));
   s.volumes = [
-    ...svc.volumes.map((v) => `${v.volume}:${v.path}`),
+    ...svc.volumes.map((v) => `${v.volume}:${v.path}${v.readOnly ? ':ro' : ''}`),
     ...svc.files.map((f) => `./${composeFilePath(svc.name, f.path)}:${f.path}:ro`),
   ];
   if (svc.ports.length) s.ports = svc.ports.map((p) => `${LOOPBACK}:${p.host}:${p.container}`);

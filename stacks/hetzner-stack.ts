@@ -1,6 +1,7 @@
 // One Hetzner Cloud host per tier: a dedicated-vCPU server running PostgreSQL 16, PgBouncer and the ingest
 // worker behind TLS, set up by cloud-init from render()'s files; a private network; a firewall that opens SSH
-// to admins and HTTPS/PgBouncer to clients only (PostgreSQL's port never); secrets from random_password.
+// to admins and HTTPS/PgBouncer (both TLS-only) to clients only (PostgreSQL's port never); secrets from
+// random_password.
 import { Construct } from 'constructs';
 import {
   AssetType,
@@ -358,7 +359,7 @@ export class HetznerStack extends TerraformStack {
     out(
       'pgbouncer_endpoint',
       `${ip}:${bouncerPort}`,
-      'PgBouncer host:port for app clients (user powerhouse_app).',
+      `PgBouncer host:port for app clients (user powerhouse_app). TLS is required, plaintext is refused: connect with sslmode=verify-full and sslrootcert = PgBouncer's self-signed certificate, a copy of ${HOST.pgbouncerCa} on the server (check it with pgbouncer_tls_fingerprint_command).`,
     );
     out(
       'private_ip',
@@ -370,6 +371,11 @@ export class HetznerStack extends TerraformStack {
       'tls_fingerprint_command',
       `ssh root@${ip} openssl x509 -in ${HOST.tlsCert} -noout -fingerprint -sha256`,
       'Prints the SHA-256 fingerprint of the ingest certificate for clients to pin.',
+    );
+    out(
+      'pgbouncer_tls_fingerprint_command',
+      `ssh root@${ip} openssl x509 -in ${HOST.pgbouncerTlsCert} -noout -fingerprint -sha256`,
+      "Prints the SHA-256 fingerprint of PgBouncer's certificate for clients to pin (sslrootcert).",
     );
     out(
       'how_to_get_secrets',

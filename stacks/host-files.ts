@@ -222,7 +222,8 @@ export interface BootstrapOptions {
 
 /**
  * `powerhouse-bootstrap`: the first boot, run once by cloud-init (runcmd). Order matters: the data volume
- * before PostgreSQL's cluster exists, kernel and systemd limits before the services start, roles while
+ * before PostgreSQL's cluster exists, kernel and systemd limits before the services start, PgBouncer's
+ * certificate before PgBouncer restarts with the rendered ini (which requires client TLS), roles while
  * Debian's default pg_hba (peer) still lets the postgres user in, then the rendered pg_hba. Re-runnable.
  */
 export function bootstrapScript(o: BootstrapOptions): string {
@@ -272,6 +273,13 @@ apt-get install -y -q --no-install-recommends ${HOST_PACKAGES.join(' ')}
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= ${MIN_NODE_MAJOR} ? 0 : 1)' || {
   echo "powerhouse-bootstrap: Node.js $(node --version) is older than ${MIN_NODE_MAJOR}: use an image whose nodejs package is ${MIN_NODE_MAJOR}+ (debian-13)"; exit 1; }
 
+step "PgBouncer TLS certificate"
+# Before PgBouncer restarts with the rendered ini, which requires client TLS with this key and certificate.
+public_ip=$(ip -4 -o route get 1.1.1.1 | sed -n 's/.* src \\([0-9.]*\\).*/\\1/p')
+[ -n "$public_ip" ] || { echo "powerhouse-bootstrap: no public IPv4 address found (ip route get 1.1.1.1)"; exit 1; }
+${HOST.tlsScript} --name pgbouncer ${HOST.pgbouncerTlsDir} postgres "$public_ip" ${o.privateIp} 127.0.0.1
+install -m 0644 ${HOST.pgbouncerTlsCert} ${HOST.pgbouncerCa}
+
 step "roles, database and PgBouncer userlist"
 install -d -o postgres -g postgres -m 0700 ${HOST.state}/db
 set -a; . ${HOST.secretsEnv}; set +a
@@ -295,17 +303,17 @@ fi
   echo "powerhouse-bootstrap: PostgreSQL did not take the rendered max_connections (${maxConnections})"; exit 1; }
 systemctl enable pgbouncer
 systemctl restart pgbouncer
+# Over TLS, verifying PgBouncer's certificate for 127.0.0.1 with the worker's copy of it, as the worker will.
 bouncer_up=0
 for _ in $(seq 1 30); do
-  if PGPASSWORD=$${SECRET_ENV.bouncer_stats_password} psql -X -At -h 127.0.0.1 -p ${o.bouncerPort} -U ${ROLES.bouncerStats} -d pgbouncer -c 'SHOW VERSION' >/dev/null 2>&1; then
+  if probe=$(PGSSLMODE=verify-full PGSSLROOTCERT=${HOST.pgbouncerCa} PGPASSWORD=$${SECRET_ENV.bouncer_stats_password} psql -X -At -h 127.0.0.1 -p ${o.bouncerPort} -U ${ROLES.bouncerStats} -d pgbouncer -c 'SHOW VERSION' 2>&1 >/dev/null); then
     bouncer_up=1; break
   fi
   sleep 1
 done
-[ $bouncer_up = 1 ] || { echo "powerhouse-bootstrap: PgBouncer does not answer on port ${o.bouncerPort}"; journalctl -u pgbouncer -n 30 --no-pager; exit 1; }
+[ $bouncer_up = 1 ] || { echo "powerhouse-bootstrap: PgBouncer does not answer on port ${o.bouncerPort} over TLS: $probe"; journalctl -u pgbouncer -n 30 --no-pager; exit 1; }
 
 step "TLS certificate and Caddy"
-public_ip=$(ip -4 -o route get 1.1.1.1 | sed -n 's/.* src \\([0-9.]*\\).*/\\1/p')
 ${HOST.tlsScript} ${HOST.tlsDir} caddy "$public_ip" ${o.privateIp} 127.0.0.1
 install -m 0644 ${HOST.caddyfileStaged} /etc/caddy/Caddyfile
 systemctl enable caddy

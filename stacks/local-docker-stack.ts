@@ -15,6 +15,7 @@ import { RandomProvider } from '@cdktf/provider-random/lib/provider';
 import { fillPlaceholders, tune, type Settings, type Tier } from '../config-templates';
 import { detectTier } from './local-tier';
 import {
+  BOUNCER_TLS,
   DEFAULT_LOCAL_PORTS,
   LOCAL_IMAGES,
   LOCAL_VOLUMES,
@@ -120,7 +121,11 @@ export class LocalDockerStack extends TerraformStack {
           content: fill(f.content),
           executable: f.mode === '0755',
         })),
-        volumes: svc.volumes.map((v) => ({ volumeName: volumes[v.volume].name, containerPath: v.path })),
+        volumes: svc.volumes.map((v) => ({
+          volumeName: volumes[v.volume].name,
+          containerPath: v.path,
+          readOnly: v.readOnly,
+        })),
         ports: svc.ports.map((p) => ({
           internal: p.container,
           external: p.host,
@@ -161,7 +166,7 @@ export class LocalDockerStack extends TerraformStack {
     out(
       'pgbouncer_endpoint',
       `${LOOPBACK}:${ports.pgbouncer}`,
-      'PgBouncer for app clients (user powerhouse_app).',
+      `PgBouncer for app clients (user powerhouse_app). TLS is required: sslmode=verify-full with sslrootcert = a copy of its certificate (docker cp powerhouse-pgbouncer:${BOUNCER_TLS.caFile} .).`,
     );
     out(
       'tier',

@@ -13,6 +13,7 @@ import {
 import { OWNER_URL_ENV } from '../ingest/config';
 import { dbSetupScript, dbSetupSecrets, rolesSql, USERLIST_SQL } from './database-setup';
 import { describeDeployment, type DeploymentTarget } from './deployment';
+import { tlsCertScript } from './host-files';
 
 /** Images built from this repository's Dockerfile (one target each). */
 export const LOCAL_IMAGES = {
@@ -23,6 +24,20 @@ export const LOCAL_IMAGES = {
 
 /** Directory in the postgres image (owned by postgres) where the first start leaves PgBouncer's userlist. */
 export const AUTH_DIR = '/var/lib/powerhouse-auth';
+/**
+ * Directory in the pgbouncer image (owned by postgres, 0755) where PgBouncer's container makes its certificate
+ * on first start: key and certificate in TLS_DIR/pgbouncer (group postgres, 0750), and a 0644 copy of the
+ * certificate in TLS_DIR itself, which the worker (user node) reads through the same volume, mounted read-only.
+ */
+export const TLS_DIR = '/var/lib/powerhouse-tls';
+export const BOUNCER_TLS = {
+  dir: `${TLS_DIR}/pgbouncer`,
+  keyFile: `${TLS_DIR}/pgbouncer/pgbouncer.key`,
+  certFile: `${TLS_DIR}/pgbouncer/pgbouncer.crt`,
+  caFile: `${TLS_DIR}/pgbouncer-ca.crt`,
+} as const;
+/** stacks/host-files.ts's certificate script, shipped into the pgbouncer container. */
+const TLS_SCRIPT = '/usr/local/bin/powerhouse-tls-cert';
 const PG_ETC = '/etc/powerhouse/postgresql';
 const SQL_DIR = '/etc/powerhouse/sql';
 const DB_SETUP = '/usr/local/bin/powerhouse-db-setup';
@@ -52,7 +67,11 @@ export interface LocalService {
   /** Values may hold secret references (Terraform expressions or compose variables). */
   readonly env: Readonly<Record<string, string>>;
   readonly files: readonly ServiceFile[];
-  readonly volumes: readonly { readonly volume: string; readonly path: string }[];
+  readonly volumes: readonly {
+    readonly volume: string;
+    readonly path: string;
+    readonly readOnly?: boolean;
+  }[];
   readonly ports: readonly { readonly host: number; readonly container: number }[];
   /** Absent for a one-shot service. */
   readonly healthcheck?: {
@@ -69,11 +88,16 @@ export interface LocalService {
   readonly dependsOn: readonly LocalService['name'][];
 }
 
-export const LOCAL_VOLUMES = { data: 'powerhouse-pgdata', auth: 'powerhouse-auth' } as const;
+export const LOCAL_VOLUMES = {
+  data: 'powerhouse-pgdata',
+  auth: 'powerhouse-auth',
+  tls: 'powerhouse-tls',
+} as const;
 
 /**
  * render() options inside the containers: PostgreSQL listens on the container network and admits only
- * `samenet` (the Docker network it is attached to) besides loopback; PgBouncer logs to stderr.
+ * `samenet` (the Docker network it is attached to) besides loopback; PgBouncer logs to stderr and requires
+ * TLS of its clients (its port is published, and the worker reaches it over the Docker network).
  */
 export const LOCAL_RENDER_OPTIONS: Partial<RenderOptions> = {
   pgListen: '*',
@@ -85,16 +109,20 @@ export const LOCAL_RENDER_OPTIONS: Partial<RenderOptions> = {
     unixSocketDir: '/var/run/postgresql',
     logFile: undefined,
     pidFile: undefined,
+    clientTls: { keyFile: BOUNCER_TLS.keyFile, certFile: BOUNCER_TLS.certFile },
   },
 };
 
 const sh = (script: string) => ['CMD-SHELL', script];
 
-/** The Docker stack as a deployment target: one container per service on a private network. */
+/**
+ * The Docker stack as a deployment target: one container per service on a private network. The worker reaches
+ * PgBouncer by its service name, one of the certificate's DNS names, and verifies it with the 0644 copy.
+ */
 export const DOCKER_TARGET: DeploymentTarget = {
   kind: 'docker',
   postgres: { host: 'postgres', port: DEFAULT_PORTS.postgres },
-  pgbouncer: { host: 'pgbouncer', port: DEFAULT_PORTS.pgbouncer },
+  pgbouncer: { host: 'pgbouncer', port: DEFAULT_PORTS.pgbouncer, caFile: BOUNCER_TLS.caFile },
   workerListen: { host: '0.0.0.0', port: DEFAULT_PORTS.ingest },
   renderOptions: LOCAL_RENDER_OPTIONS,
 };
@@ -125,6 +153,8 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
     content: JSON.stringify(workerFile, null, 2) + '\n',
     mode: '0644',
   };
+  // The worker's URLs name BOUNCER_TLS.caFile; PgBouncer's container writes it, the others only read it.
+  const tlsReadOnly = { volume: LOCAL_VOLUMES.tls, path: TLS_DIR, readOnly: true };
 
   return [
     {
@@ -180,11 +210,16 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
     {
       name: 'pgbouncer',
       image: LOCAL_IMAGES.pgbouncer,
-      // The userlist appears once PostgreSQL's first start has created the roles.
+      // The certificate before PgBouncer starts (the ini requires it; kept on later starts), for the names clients
+      // use: 127.0.0.1 (the published port, the health check) and `pgbouncer` (the worker, on the network). The
+      // userlist appears once PostgreSQL's first start has created the roles.
       command: [
         'sh',
         '-c',
-        `until [ -s ${AUTH_DIR}/userlist.txt ]; do echo "waiting for ${AUTH_DIR}/userlist.txt"; sleep 1; done; exec pgbouncer /etc/pgbouncer/pgbouncer.ini`,
+        `set -e; ${TLS_SCRIPT} --name pgbouncer ${BOUNCER_TLS.dir} postgres 127.0.0.1 pgbouncer; ` +
+          `install -m 0644 ${BOUNCER_TLS.certFile} ${BOUNCER_TLS.caFile}; ` +
+          `until [ -s ${AUTH_DIR}/userlist.txt ]; do echo "waiting for ${AUTH_DIR}/userlist.txt"; sleep 1; done; ` +
+          'exec pgbouncer /etc/pgbouncer/pgbouncer.ini',
       ],
       env: { [SECRET_ENV.bouncer_stats_password]: placeholder('bouncer_stats_password') },
       files: [
@@ -193,12 +228,17 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
           content: ini.content,
           mode: '0644',
         },
+        { path: TLS_SCRIPT, content: tlsCertScript(), mode: '0755' },
       ],
-      volumes: [{ volume: LOCAL_VOLUMES.auth, path: AUTH_DIR }],
+      volumes: [
+        { volume: LOCAL_VOLUMES.auth, path: AUTH_DIR },
+        { volume: LOCAL_VOLUMES.tls, path: TLS_DIR },
+      ],
       ports: [{ host: ports.pgbouncer, container: bouncerPort }],
       healthcheck: {
         test: sh(
-          `PGPASSWORD="$${SECRET_ENV.bouncer_stats_password}" psql -X -q -h 127.0.0.1 -p ${bouncerPort} -U ${ROLES.bouncerStats} -d pgbouncer -c 'SHOW VERSION' >/dev/null`,
+          // Over TLS, verifying the certificate for 127.0.0.1 as a client of the published port would.
+          `PGSSLMODE=verify-full PGSSLROOTCERT=${BOUNCER_TLS.caFile} PGPASSWORD="$${SECRET_ENV.bouncer_stats_password}" psql -X -q -h 127.0.0.1 -p ${bouncerPort} -U ${ROLES.bouncerStats} -d pgbouncer -c 'SHOW VERSION' >/dev/null`,
         ),
         interval: '5s',
         timeout: '3s',
@@ -215,7 +255,7 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
       command: ['node', '/app/ingest-worker.js', '--migrate', INGEST_CONFIG_PATH],
       env: { ...workerEnv, [OWNER_URL_ENV]: d.dsn.owner },
       files: [workerConfigFile],
-      volumes: [],
+      volumes: [tlsReadOnly],
       ports: [],
       oneShot: true,
       dependsOn: ['postgres'],
@@ -229,7 +269,7 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
         [SECRET_ENV.admin_token]: placeholder('admin_token'),
       },
       files: [workerConfigFile],
-      volumes: [],
+      volumes: [tlsReadOnly],
       ports: [{ host: ports.ingest, container: workerPort }],
       healthcheck: {
         test: [

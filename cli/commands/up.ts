@@ -1,7 +1,7 @@
 // `npm start` / `powerhouse up`: the whole stack on this machine, tuned for this machine (`detect`).
 import path from 'node:path';
 import { Command } from 'commander';
-import { DEFAULT_PORTS, type Tier } from '../../config-templates';
+import { DEFAULT_PORTS, ROLES, type Tier } from '../../config-templates';
 import { ActionableError } from '../../stacks/local-processes/actionable-error';
 import { portIsFree } from '../../stacks/local-processes/free-port';
 import { stopLeftovers } from '../../stacks/local-processes/leftover-processes';
@@ -102,12 +102,12 @@ async function up(
   });
   // Listening from here to the end (not once): a second Ctrl-C while stopping must not cut the stop short.
   const signalled = new Promise<void>((resolve) => {
-    let stopping = false;
+    let signals = 0;
     const onSignal = () => {
-      if (stopping)
-        return out('still stopping (PostgreSQL and PgBouncer are killed if they take too long) …');
-      stopping = true;
-      resolve();
+      // Later signals (another Ctrl-C, or copies that npm and tsx relay under `npm start`) get one note.
+      if (++signals === 1) resolve();
+      else if (signals === 2)
+        out('still stopping (PostgreSQL and PgBouncer are killed if they take too long) …');
     };
     for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   });
@@ -125,6 +125,9 @@ async function up(
   out('');
   out(`token           ${envToken ? '(from POWERHOUSE_INGEST_TOKEN)' : stack.token}`);
   out(`app DSN         ${stack.appDsn}`);
+  out(
+    `                (role ${ROLES.app}: reads and writes rows, no DDL; ${stack.bouncer ? 'PgBouncer without TLS: it listens on 127.0.0.1 only' : 'PostgreSQL on 127.0.0.1 only'})`,
+  );
   out(`secrets         ${path.join(dataDir, 'secrets.json')} (0600)`);
   out('');
   out('try it:');
@@ -132,6 +135,7 @@ async function up(
   out(`    curl -sS -X POST ${base}/v1/tables/tm_entries/uploads \\`);
   out(`      -H "Authorization: Bearer ${envToken ? '$POWERHOUSE_INGEST_TOKEN' : stack.token}" \\`);
   out(`      -H 'Content-Type: text/csv' -H "Idempotency-Key: $(date +%s)" --data-binary @-`);
+  out(`  psql "${stack.appDsn}" -c 'select count(*) from tm_entries'`);
   out('');
   out('Ctrl-C stops everything.');
   await signalled;

@@ -1,5 +1,6 @@
 // `powerhouse up` (what `npm start` runs) as a newcomer meets it: a child process that prints an endpoint,
 // a token and a curl example that works, keeps its data across restarts, and stops cleanly on Ctrl-C.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -42,8 +43,15 @@ describe('powerhouse up', () => {
     // The printed app DSN goes through PgBouncer and sees the rows.
     const app = new Client({ connectionString: field(out, 'app DSN') });
     await app.connect();
-    await expect(app.query('SELECT count(*)::int AS n FROM tm_entries')).rejects.toThrow(/permission denied/);
+    expect((await app.query('SELECT count(*)::int AS n FROM tm_entries')).rows).toEqual([{ n: 2 }]);
+    // … and cannot change the schema.
+    await expect(app.query('TRUNCATE tm_entries')).rejects.toThrow(/permission denied/);
     await app.end();
+    // The README's line, with the real psql, as pasted.
+    const psqlOut = execFileSync('psql', [field(out, 'app DSN'), '-Atc', 'select count(*) from tm_entries'], {
+      encoding: 'utf8',
+    });
+    expect(psqlOut.trim()).toBe('2');
 
     const pids = [...out.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
     expect(pids).toHaveLength(3); // PostgreSQL, PgBouncer, the worker (this process)

@@ -4,13 +4,8 @@
 import { spawnSync } from 'node:child_process';
 import { Testing } from 'cdktf';
 import { presetTier, tune } from '../../config-templates';
-import {
-  composeEnvFile,
-  composeFilePath,
-  composeFiles,
-  toYaml,
-  type Yaml,
-} from '../../stacks/compose';
+import { composeEnvFile, composeFilePath, composeFiles, toYaml, type Yaml } from '../../stacks/compose';
+import { tlsCertScript } from '../../stacks/host-files';
 import { LocalDockerStack } from '../../stacks/local-docker-stack';
 import { SECRET_ENV, SECRET_NAMES, type SecretName } from '../../config-templates';
 import { secretLikeRuns, synth, testSecrets, type TfJson } from './synth-helpers';
@@ -55,11 +50,66 @@ function terraform(s: string): string {
 }
 
 describe('docker-compose.yml', () => {
-  withYaml('is YAML that parses to the three services and two volumes', () => {
+  withYaml(
+    'is YAML that parses to the four services (one of them the migrate step) and three volumes',
+    () => {
+      const doc = parseYaml(composeYaml);
+      expect(Object.keys(doc.services)).toEqual(['postgres', 'pgbouncer', 'migrate', 'ingest']);
+      expect(Object.keys(doc.volumes).sort()).toEqual([
+        'powerhouse-auth',
+        'powerhouse-pgdata',
+        'powerhouse-tls',
+      ]);
+      expect(doc.services.ingest.build).toEqual({
+        context: '..',
+        dockerfile: 'Dockerfile',
+        target: 'ingest',
+      });
+      expect(doc.services.migrate.build).toEqual({
+        context: '..',
+        dockerfile: 'Dockerfile',
+        target: 'ingest',
+      });
+      expect(doc.services.migrate.restart).toBe('no');
+      expect(doc.services.ingest.depends_on).toEqual({
+        pgbouncer: { condition: 'service_healthy' },
+        migrate: { condition: 'service_completed_successfully' },
+      });
+    },
+  );
+
+  withYaml("requires TLS of PgBouncer's clients, with the certificate made before PgBouncer starts", () => {
     const doc = parseYaml(composeYaml);
-    expect(Object.keys(doc.services)).toEqual(['postgres', 'pgbouncer', 'ingest']);
-    expect(Object.keys(doc.volumes).sort()).toEqual(['powerhouse-auth', 'powerhouse-pgdata']);
-    expect(doc.services.ingest.build).toEqual({ context: '..', dockerfile: 'Dockerfile', target: 'ingest' });
+    const ini = files.find((f) => f.path === composeFilePath('pgbouncer', '/etc/pgbouncer/pgbouncer.ini'))!;
+    expect(ini.content).toMatch(/^client_tls_sslmode = require$/m);
+    expect(ini.content).toMatch(
+      /^client_tls_key_file = \/var\/lib\/powerhouse-tls\/pgbouncer\/pgbouncer\.key$/m,
+    );
+    expect(ini.content).toMatch(
+      /^client_tls_cert_file = \/var\/lib\/powerhouse-tls\/pgbouncer\/pgbouncer\.crt$/m,
+    );
+    const script = files.find(
+      (f) => f.path === composeFilePath('pgbouncer', '/usr/local/bin/powerhouse-tls-cert'),
+    )!;
+    expect([script.content, script.mode]).toEqual([tlsCertScript(), '0755']);
+    const cmd = (doc.services.pgbouncer.command as string[])[2];
+    const cert = cmd.indexOf(
+      '/usr/local/bin/powerhouse-tls-cert --name pgbouncer /var/lib/powerhouse-tls/pgbouncer',
+    );
+    expect(cert).toBeGreaterThan(-1);
+    expect(cert).toBeLessThan(cmd.indexOf('exec pgbouncer /etc/pgbouncer/pgbouncer.ini'));
+    // PgBouncer writes the volume; the worker and the migrate step mount it read-only.
+    expect(doc.services.pgbouncer.volumes).toContain('powerhouse-tls:/var/lib/powerhouse-tls');
+    for (const name of ['migrate', 'ingest'])
+      expect([name, doc.services[name].volumes]).toEqual([
+        name,
+        expect.arrayContaining(['powerhouse-tls:/var/lib/powerhouse-tls:ro']),
+      ]);
+    // The worker verifies PgBouncer by its service name with the 0644 copy of the certificate.
+    expect(doc.services.ingest.environment.POWERHOUSE_DATABASE_URL).toBe(
+      'postgresql://powerhouse_ingest:${POWERHOUSE_INGEST_PASSWORD:?missing in .env}@pgbouncer:6432/powerhouse_ingest' +
+        '?sslmode=verify-full&sslrootcert=/var/lib/powerhouse-tls/pgbouncer-ca.crt',
+    );
   });
 
   withYaml('is the same deployment as the cdktf local stack, secrets filled in', () => {
@@ -75,12 +125,16 @@ describe('docker-compose.yml', () => {
       );
       expect(env).toEqual((c.env as string[]).map(terraform));
       expect(s.ports ?? []).toEqual((c.ports as TfJson[]).map((p) => `${p.ip}:${p.external}:${p.internal}`));
-      expect(s.healthcheck.test.map(interpolate)).toEqual(c.healthcheck.test.map(terraform));
-      expect([s.healthcheck.interval, s.healthcheck.retries, s.healthcheck.start_period]).toEqual([
-        c.healthcheck.interval,
-        c.healthcheck.retries,
-        c.healthcheck.start_period,
-      ]);
+      // The migrate step is one-shot: no health check in either.
+      expect([name, s.healthcheck === undefined]).toEqual([name, c.healthcheck === undefined]);
+      if (c.healthcheck) {
+        expect(s.healthcheck.test.map(interpolate)).toEqual(c.healthcheck.test.map(terraform));
+        expect([s.healthcheck.interval, s.healthcheck.retries, s.healthcheck.start_period]).toEqual([
+          c.healthcheck.interval,
+          c.healthcheck.retries,
+          c.healthcheck.start_period,
+        ]);
+      }
       expect(s.restart).toBe(c.restart);
       expect(s.ulimits?.nofile ?? null).toEqual(
         c.ulimit ? { soft: c.ulimit[0].soft, hard: c.ulimit[0].hard } : null,
@@ -88,6 +142,19 @@ describe('docker-compose.yml', () => {
       expect(Object.keys(s.depends_on ?? {})).toEqual(
         (c.depends_on as string[]).map((d) => d.replace('docker_container.', '')),
       );
+      // The same named volumes at the same paths, read-only where the cdktf stack mounts them read-only.
+      const volumeNames = Object.fromEntries(
+        Object.entries(json.resource.docker_volume as Record<string, TfJson>).map(([k, v]) => [
+          `\${docker_volume.${k}.name}`,
+          v.name as string,
+        ]),
+      );
+      expect([name, s.volumes.filter((v: string) => !v.startsWith('./'))]).toEqual([
+        name,
+        (c.volumes as TfJson[]).map(
+          (v) => `${volumeNames[v.volume_name]}:${v.container_path}${v.read_only ? ':ro' : ''}`,
+        ),
+      ]);
       // Every uploaded file is written next to the compose file and mounted read-only at the same path.
       for (const u of c.upload as TfJson[]) {
         const rel = composeFilePath(name as 'postgres', u.file);
@@ -108,8 +175,7 @@ describe('docker-compose.yml', () => {
 
   it('holds no secrets: every one is a ${VAR} from .env, and .env is generated fresh and private', () => {
     for (const f of files) expect([f.path, secretLikeRuns(f.content)]).toEqual([f.path, []]);
-    for (const n of SECRET_NAMES)
-      expect(composeYaml).toContain(`\${${SECRET_ENV[n]}:?missing in .env}`);
+    for (const n of SECRET_NAMES) expect(composeYaml).toContain(`\${${SECRET_ENV[n]}:?missing in .env}`);
     const a = composeEnvFile();
     const b = composeEnvFile();
     expect(a.mode).toBe('0600');

@@ -242,7 +242,7 @@ describe.each(TIERS)('Hetzner stack %s', (tier) => {
   it('ships shell scripts that bash parses and shellcheck passes (when installed)', () => {
     const scripts = [...files].filter(([, f]) => f.content.toString().startsWith('#!/bin/bash'));
     expect(scripts.map(([p]) => p).sort()).toEqual(
-      [HOST.bootstrap, HOST.dbSetup, HOST.tlsScript, HOST.installWorker].sort(),
+      [HOST.bootstrap, HOST.dbSetup, HOST.migrate, HOST.tlsScript, HOST.installWorker].sort(),
     );
     for (const [p, f] of scripts) {
       expect(f.permissions).toBe('0755');
@@ -253,6 +253,75 @@ describe.each(TIERS)('Hetzner stack %s', (tier) => {
         expect([p, sc.status, sc.stdout.toString()]).toEqual([p, 0, '']);
       }
     }
+  });
+
+  it("requires TLS of PgBouncer's clients, and the worker verifies PgBouncer's certificate", () => {
+    const ini = files.get(`${HOST.staged}/pgbouncer/pgbouncer.ini`)!.content.toString();
+    expect(ini).toMatch(/^client_tls_sslmode = require$/m);
+    expect(ini).toContain(`\nclient_tls_key_file = ${HOST.pgbouncerTlsKey}\n`);
+    expect(ini).toContain(`\nclient_tls_cert_file = ${HOST.pgbouncerTlsCert}\n`);
+    expect(ini).not.toMatch(/^server_tls_/m);
+    // The worker's URLs (uploads and PgBouncer's console) verify the certificate for 127.0.0.1 with the 0644 copy.
+    const ingest = JSON.parse(files.get(HOST.ingestConfig)!.content.toString());
+    for (const key of ['databaseUrl', 'pgbouncerAdminUrl']) {
+      const url = new URL(ingest[key]);
+      expect([key, url.host, url.search]).toEqual([
+        key,
+        '127.0.0.1:6432',
+        `?sslmode=verify-full&sslrootcert=${HOST.pgbouncerCa}`,
+      ]);
+    }
+  });
+
+  it('gives the migrate step the owner URL straight to PostgreSQL, without PgBouncer\u2019s TLS parameters', () => {
+    const env = files.get(HOST.secretsEnv)!.content.toString();
+    const owner = /^POWERHOUSE_OWNER_DATABASE_URL=(.*)$/m.exec(env)?.[1];
+    expect(owner).toBeDefined();
+    const url = new URL(owner!);
+    expect([url.username, url.host, url.pathname, url.search]).toEqual([
+      'powerhouse_owner',
+      '127.0.0.1:5432',
+      '/powerhouse',
+      '',
+    ]);
+  });
+
+  it("makes PgBouncer's certificate after the packages and before PgBouncer restarts, and probes it over TLS", () => {
+    const bootstrap = files.get(HOST.bootstrap)!.content.toString();
+    const at = (needle: string) => {
+      const i = bootstrap.indexOf(needle);
+      if (i < 0) throw new Error(`the bootstrap has no ${needle}`);
+      return i;
+    };
+    const cert = `${HOST.tlsScript} --name pgbouncer ${HOST.pgbouncerTlsDir} postgres "$public_ip" ${PRIVATE_NETWORK.serverIp} 127.0.0.1\n`;
+    const caCopy = `install -m 0644 ${HOST.pgbouncerTlsCert} ${HOST.pgbouncerCa}\n`;
+    const order = [
+      at('step "packages"'),
+      at('\npublic_ip=$(ip -4 -o route get 1.1.1.1'),
+      at(cert),
+      at(caCopy),
+      at(`' '/etc/pgbouncer/pgbouncer.ini'\n`),
+      at('systemctl restart pgbouncer'),
+      at('SHOW VERSION'),
+      at(`${HOST.tlsScript} ${HOST.tlsDir} caddy "$public_ip"`),
+    ];
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(bootstrap.match(/systemctl (re)?start pgbouncer/g)).toEqual(['systemctl restart pgbouncer']);
+    expect(bootstrap.match(/^public_ip=/gm)).toHaveLength(1);
+    // The probe is the worker's view: TLS, the certificate verified for 127.0.0.1 with the worker's copy.
+    expect(bootstrap).toContain(
+      `PGSSLMODE=verify-full PGSSLROOTCERT=${HOST.pgbouncerCa} PGPASSWORD=$POWERHOUSE_BOUNCER_STATS_PASSWORD psql -X -At -h 127.0.0.1 -p 6432 -U pgbouncer_stats -d pgbouncer -c 'SHOW VERSION'`,
+    );
+  });
+
+  it("outputs how to pin PgBouncer's certificate, and says its endpoint requires TLS", () => {
+    expect(json.output.pgbouncer_tls_fingerprint_command.value).toBe(
+      `ssh root@\${hcloud_server.server.ipv4_address} openssl x509 -in ${HOST.pgbouncerTlsCert} -noout -fingerprint -sha256`,
+    );
+    expect(json.output.pgbouncer_endpoint.description).toMatch(/TLS is required, plaintext is refused/);
+    expect(json.output.pgbouncer_endpoint.description).toContain(
+      `sslmode=verify-full and sslrootcert = PgBouncer's self-signed certificate, a copy of ${HOST.pgbouncerCa}`,
+    );
   });
 
   (hasCloudInit ? it : it.skip)('passes `cloud-init schema`', () => {

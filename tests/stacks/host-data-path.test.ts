@@ -1,21 +1,27 @@
 // What a Hetzner host runs, minus the machine: the files inside the synthesized user-data (db setup script and
-// SQL, PgBouncer ini, the worker's config with token hashes, the TLS script, the Caddyfile) and the real worker
+// SQL, the bootstrap's PgBouncer certificate step, PgBouncer ini with client TLS, the migrate step, the worker's
+// config with token hashes and PgBouncer's pinned certificate, the TLS script, the Caddyfile) and the real worker
 // bundle, started against a real PostgreSQL 16, PgBouncer and Caddy on loopback. Only host paths and ports are
 // changed (a test cannot bind 443 or write /etc). A client then uploads over HTTPS with the token Terraform
-// would output, and the rows land in PostgreSQL.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+// would output, the worker writes the rows through PgBouncer over verified TLS, and they land in PostgreSQL;
+// a plaintext client is refused by PgBouncer.
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
+import type { TLSSocket } from 'node:tls';
+import { Client, type ClientConfig } from 'pg';
 import { Testing } from 'cdktf';
 import { freePort } from '../../stacks/local-processes/free-port';
-import { DATABASE, ROLES } from '../../config-templates';
-import { HetznerStack } from '../../stacks/hetzner-stack';
+import { ensureServiceUser } from '../../stacks/local-processes/os-user';
+import { APP_POOL_DB, DATABASE, ROLES, SECRET_ENV } from '../../config-templates';
+import { OWNER_URL_ENV } from '../../ingest/config';
+import { HetznerStack, PRIVATE_NETWORK } from '../../stacks/hetzner-stack';
 import { HOST, INGEST_HTTPS_PORT, WORKER_LISTEN } from '../../stacks/host-files';
 import { buildWorkerBundle, type WorkerBundle } from '../../stacks/worker-bundle';
 import {
+  makeTestDir,
   startTestPgBouncer,
   startTestPostgres,
   stopAllTestServers,
@@ -38,6 +44,12 @@ let pg: TestPostgres;
 let bouncer: TestPgBouncer;
 let workerPort: number;
 let httpsPort: number;
+/** PgBouncer's key and certificate (the bootstrap's HOST.pgbouncerTlsDir) and the worker's copy (HOST.pgbouncerCa). */
+let bouncerTlsDir: string;
+let bouncerCa: string;
+let migrateOutput: string;
+/** A stand-in for the server's public address, which the bootstrap reads from its route. */
+const PUBLIC_IP = '203.0.113.10';
 const children: ChildProcess[] = [];
 
 const text = (p: string) => {
@@ -52,6 +64,18 @@ function moved(s: string, from: string | RegExp, to: string, count: number): str
   if (n !== count) throw new Error(`expected ${count} of ${from}, found ${n}`);
   return s.replace(re, to);
 }
+
+/** One `step "NAME"` of the bootstrap, up to the next step. */
+function bootstrapStep(name: string): string {
+  const script = text(HOST.bootstrap);
+  const start = script.indexOf(`\nstep "${name}"\n`);
+  if (start < 0) throw new Error(`the bootstrap has no step "${name}"`);
+  const end = script.indexOf('\nstep "', start + 1);
+  return script.slice(start + 1, end < 0 ? undefined : end);
+}
+
+const groupName = (gid: number) =>
+  execFileSync('getent', ['group', String(gid)], { encoding: 'utf8' }).split(':')[0];
 
 async function waitFor(what: string, check: () => Promise<boolean>, child?: ChildProcess, ms = 30_000) {
   const until = Date.now() + ms;
@@ -148,6 +172,30 @@ beforeAll(async () => {
   });
   if (r.status !== 0) throw new Error(`db setup failed: ${r.stderr}`);
 
+  // The bootstrap's PgBouncer certificate step, run by bash with the host's script: the key in a directory of
+  // PgBouncer's group (here the test servers' user, on the host postgres), and the worker's 0644 copy.
+  const tlsBase = makeTestDir('powerhouse-host-tls-').dir;
+  bouncerTlsDir = path.join(tlsBase, 'pgbouncer-tls');
+  bouncerCa = path.join(tlsBase, 'pgbouncer-ca.crt');
+  fs.writeFileSync(path.join(dir, 'tls-cert'), text(HOST.tlsScript), { mode: 0o755 });
+  let tlsStep = moved(
+    bootstrapStep('PgBouncer TLS certificate'),
+    /^public_ip=.*$/m,
+    `public_ip=${PUBLIC_IP}`,
+    1,
+  );
+  tlsStep = moved(tlsStep, HOST.tlsScript, `bash ${path.join(dir, 'tls-cert')}`, 1);
+  tlsStep = moved(tlsStep, HOST.pgbouncerTlsDir, bouncerTlsDir, 2); // the script's DIR, the copy's source
+  tlsStep = moved(tlsStep, HOST.pgbouncerCa, bouncerCa, 1);
+  tlsStep = moved(
+    tlsStep,
+    ' postgres "$public_ip" ',
+    ` ${groupName(ensureServiceUser().gid)} "$public_ip" `,
+    1,
+  );
+  const t = spawnSync('bash', ['-c', `set -euo pipefail\nstep() { :; }\n${tlsStep}`], { encoding: 'utf8' });
+  if (t.status !== 0) throw new Error(`the bootstrap's PgBouncer TLS step failed: ${t.stderr}`);
+
   // PgBouncer with the ini the host installs, moved to test ports and paths.
   const ini = text(`${HOST.staged}/pgbouncer/pgbouncer.ini`);
   bouncer = await startTestPgBouncer({
@@ -159,15 +207,36 @@ beforeAll(async () => {
       s = moved(s, /^auth_file = .*$/m, `auth_file = ${paths.userlistFile}`, 1);
       s = moved(s, /^unix_socket_dir = .*$/m, `unix_socket_dir = ${paths.socketDir}`, 1);
       s = moved(s, /^logfile = .*\n/m, '', 1);
+      s = moved(s, HOST.pgbouncerTlsDir, bouncerTlsDir, 2); // client_tls_key_file, client_tls_cert_file
       return moved(s, /^pidfile = .*$/m, `pidfile = ${paths.pidFile}`, 1);
     },
   });
 
-  // The worker bundle with the host's config, moved to test ports.
+  // The worker's config, moved to test ports and to the test's copy of PgBouncer's certificate.
   workerPort = await freePort();
-  let config = moved(text(HOST.ingestConfig), /@127\.0\.0\.1:6432\//g, `@127.0.0.1:${bouncer.port}/`, 3);
+  let config = moved(text(HOST.ingestConfig), /@127\.0\.0\.1:6432\//g, `@127.0.0.1:${bouncer.port}/`, 2);
+  config = moved(config, `sslrootcert=${HOST.pgbouncerCa}"`, `sslrootcert=${bouncerCa}"`, 2);
   config = moved(config, `"port": ${WORKER_LISTEN.port}`, `"port": ${workerPort}`, 1);
   fs.writeFileSync(path.join(dir, 'ingest.json'), config);
+
+  // The migrate step as systemd runs it before the worker (ExecStartPre=+powerhouse-migrate): the host's script,
+  // the owner's URL from the root-only secrets.env, straight to PostgreSQL.
+  fs.writeFileSync(
+    path.join(dir, 'secrets.env'),
+    moved(text(HOST.secretsEnv), `@127.0.0.1:5432/${DATABASE}`, `@127.0.0.1:${pg.port}/${DATABASE}`, 1),
+  );
+  let migrate = moved(text(HOST.migrate), HOST.workerJs, bundle.file, 3);
+  migrate = moved(migrate, HOST.secretsEnv, path.join(dir, 'secrets.env'), 1);
+  migrate = moved(migrate, HOST.ingestConfig, path.join(dir, 'ingest.json'), 1);
+  migrate = moved(migrate, '/usr/bin/node ', `${process.execPath} `, 1);
+  fs.writeFileSync(path.join(dir, 'migrate'), migrate, { mode: 0o755 });
+  const m = spawnSync('bash', [path.join(dir, 'migrate')], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH },
+  });
+  if (m.status !== 0) throw new Error(`the migrate step failed: ${m.stderr}`);
+  migrateOutput = m.stdout;
+
   const worker = start(
     'node',
     [bundle.file, path.join(dir, 'ingest.json')],
@@ -183,7 +252,6 @@ beforeAll(async () => {
   if (CADDY) {
     httpsPort = await freePort();
     const tls = path.join(dir, 'tls-cert');
-    fs.writeFileSync(tls, text(HOST.tlsScript), { mode: 0o755 });
     const t = spawnSync('bash', [tls, path.join(dir, 'tls'), 'root', '127.0.0.1', '10.42.1.10'], {
       encoding: 'utf8',
     });
@@ -220,8 +288,22 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** A client of PgBouncer's app pool with the app role's password; `ssl` as node-postgres takes it. */
+const appClient = (ssl: ClientConfig['ssl']) =>
+  new Client({
+    host: '127.0.0.1',
+    port: bouncer.port,
+    user: ROLES.app,
+    password: secrets.app_password,
+    database: APP_POOL_DB,
+    ssl,
+  });
+
 describe('a Hetzner host, as user-data sets it up', () => {
-  it('migrates the default schema through PgBouncer as the app role, and the ingest role may only insert', async () => {
+  it('migrates the default schema as the owner role (powerhouse-migrate), and the ingest role may only insert', async () => {
+    expect(migrateOutput).toMatch(
+      /^ingest --migrate: applied migrations .*; privileges set on 2 allowlisted table/m,
+    );
     const c = new Client({
       connectionString: pg.server
         .superuserUrl(DATABASE)
@@ -237,8 +319,8 @@ describe('a Hetzner host, as user-data sets it up', () => {
         [ROLES.ingest],
       );
       expect(rows).toEqual([
-        { relname: 'file_rows', owner: ROLES.app, ins: true, del: false },
-        { relname: 'tm_entries', owner: ROLES.app, ins: true, del: false },
+        { relname: 'file_rows', owner: ROLES.owner, ins: true, del: false },
+        { relname: 'tm_entries', owner: ROLES.owner, ins: true, del: false },
       ]);
     } finally {
       await c.end();
@@ -275,13 +357,8 @@ describe('a Hetzner host, as user-data sets it up', () => {
       expect(admin.status).toBe(200);
       // A client that does not pin the certificate is refused by TLS itself.
       await expect(request(httpsPort, 'GET', '/healthz')).rejects.toThrow(/self[- ]signed/);
-      const c = new Client({
-        host: '127.0.0.1',
-        port: bouncer.port,
-        user: ROLES.app,
-        password: secrets.app_password,
-        database: DATABASE,
-      });
+      // The app's view of the rows: through PgBouncer, over TLS with PgBouncer's pinned certificate.
+      const c = appClient({ ca: fs.readFileSync(bouncerCa, 'utf8') });
       await c.connect();
       try {
         const { rows: n } = await c.query('select count(*)::int as n from tm_entries where tm_id = 7');
@@ -291,6 +368,113 @@ describe('a Hetzner host, as user-data sets it up', () => {
       }
     },
   );
+
+  it("makes PgBouncer's certificate for the host's addresses, readable by PgBouncer's group only, and a 0644 copy", () => {
+    const key = fs.statSync(path.join(bouncerTlsDir, 'pgbouncer.key'));
+    expect([(key.mode & 0o777).toString(8), key.gid]).toEqual(['640', ensureServiceUser().gid]);
+    expect((fs.statSync(bouncerTlsDir).mode & 0o777).toString(8)).toBe('750');
+    expect((fs.statSync(bouncerCa).mode & 0o777).toString(8)).toBe('644');
+    const cert = fs.readFileSync(path.join(bouncerTlsDir, 'pgbouncer.crt'), 'utf8');
+    expect(fs.readFileSync(bouncerCa, 'utf8')).toBe(cert);
+    const san = execFileSync('openssl', ['x509', '-noout', '-subject', '-ext', 'subjectAltName'], {
+      input: cert,
+      encoding: 'utf8',
+    });
+    expect(san).toMatch(/CN = powerhouse-pgbouncer/);
+    expect(san).toContain(
+      `IP Address:${PUBLIC_IP}, IP Address:${PRIVATE_NETWORK.serverIp}, IP Address:127.0.0.1\n`,
+    );
+  });
+
+  it('refuses a plaintext client at PgBouncer, and takes clients that verify its certificate', async () => {
+    await expect(appClient(false).connect()).rejects.toMatchObject({
+      severity: 'FATAL',
+      code: '08P01',
+      message: 'SSL required',
+    });
+    const env = { PATH: process.env.PATH, PGPASSWORD: secrets.app_password, PGCONNECT_TIMEOUT: '10' };
+    const psql = (conninfo: string) =>
+      spawnSync('psql', ['-X', '-At', '-d', conninfo, '-c', 'SELECT 1'], { encoding: 'utf8', env });
+    const base = `host=127.0.0.1 port=${bouncer.port} dbname=${APP_POOL_DB} user=${ROLES.app}`;
+    const plain = psql(`${base} sslmode=disable`);
+    expect([plain.status, plain.stderr]).toEqual([2, expect.stringMatching(/SSL required/)]);
+    // psql's default (sslmode=prefer) negotiates TLS, so a plain `psql -h` on the server still gets in.
+    expect(psql(base)).toMatchObject({ status: 0, stdout: '1\n' });
+    expect(psql(`${base} sslmode=verify-full sslrootcert=${bouncerCa}`)).toMatchObject({
+      status: 0,
+      stdout: '1\n',
+    });
+
+    const c = appClient({ ca: fs.readFileSync(bouncerCa, 'utf8') });
+    await c.connect();
+    try {
+      const socket = (c as unknown as { connection: { stream: TLSSocket } }).connection.stream;
+      expect([socket.encrypted, socket.authorized]).toEqual([true, true]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("passes the bootstrap's PgBouncer probe, which connects over TLS and verifies the certificate", () => {
+    const line = /^\s*if probe=\$\((.*) 2>&1 >\/dev\/null\); then$/m.exec(text(HOST.bootstrap));
+    expect(line).not.toBeNull();
+    let probe = moved(line![1], `PGSSLROOTCERT=${HOST.pgbouncerCa} `, `PGSSLROOTCERT=${bouncerCa} `, 1);
+    probe = moved(probe, ' -p 6432 ', ` -p ${bouncer.port} `, 1);
+    const r = spawnSync('bash', ['-c', probe], {
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH,
+        [SECRET_ENV.bouncer_stats_password]: secrets.bouncer_stats_password,
+        PGCONNECT_TIMEOUT: '10',
+      },
+    });
+    // stderr is in the comparison for its message when the probe fails.
+    expect([r.status, r.stdout, r.stderr]).toEqual([
+      0,
+      expect.stringMatching(/^PgBouncer 1\.\d+/),
+      expect.not.stringMatching(/psql|SSL|certificate/),
+    ]);
+  });
+
+  it('uploads through the worker, whose connections to PgBouncer are all verified TLS', async () => {
+    const rows = Array.from({ length: 200 }, (_, i) =>
+      JSON.stringify({ tm_id: 8, source: `w${i}`, target: `v${i}` }),
+    );
+    const up = await fetch(`http://127.0.0.1:${workerPort}/v1/tables/tm_entries/uploads`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secrets.ingest_token}`, 'content-type': 'application/x-ndjson' },
+      body: rows.join('\n') + '\n',
+    });
+    expect([up.status, ((await up.json()) as { rows: number }).rows]).toEqual([201, 200]);
+    // The worker's console URL (the stats user, also over verified TLS) answers its admin route.
+    const admin = await fetch(`http://127.0.0.1:${workerPort}/v1/admin/pgbouncer`, {
+      headers: { authorization: `Bearer ${secrets.admin_token}` },
+    });
+    expect(admin.status).toBe(200);
+
+    const stats = new Client({
+      host: '127.0.0.1',
+      port: bouncer.port,
+      user: ROLES.bouncerStats,
+      password: secrets.bouncer_stats_password,
+      database: 'pgbouncer',
+      ssl: { ca: fs.readFileSync(bouncerCa, 'utf8') },
+    });
+    await stats.connect();
+    try {
+      const { rows: clients } = await stats.query<{ user: string; database: string; tls: string }>(
+        'SHOW CLIENTS',
+      );
+      const worker = clients.filter((x) => x.user === ROLES.ingest);
+      expect(worker.length).toBeGreaterThan(0);
+      for (const w of worker)
+        expect([w.database, w.tls]).toEqual(['powerhouse_ingest', expect.stringMatching(/^TLSv1\.3\//)]);
+      // Every client PgBouncer has is on TLS: it has refused the plaintext ones.
+      expect(clients.filter((x) => !x.tls)).toEqual([]);
+    } finally {
+      await stats.end();
+    }
+  });
 
   it('answers the worker directly on loopback, where Caddy forwards to', async () => {
     const r = await fetch(`http://127.0.0.1:${workerPort}/healthz`);

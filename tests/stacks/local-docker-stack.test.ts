@@ -13,8 +13,9 @@ import {
   type Tier,
 } from '../../config-templates';
 import { dbSetupScript } from '../../stacks/database-setup';
+import { tlsCertScript } from '../../stacks/host-files';
 import { escapeTerraform, LocalDockerStack } from '../../stacks/local-docker-stack';
-import { LOCAL_RENDER_OPTIONS } from '../../stacks/local-services';
+import { BOUNCER_TLS, LOCAL_IMAGES, LOCAL_RENDER_OPTIONS } from '../../stacks/local-services';
 import { detectTier, localTierFromEnv } from '../../stacks/local-tier';
 import { SECRET_NAMES } from '../../config-templates';
 import { allStrings, secretLikeRuns, synth, type TfJson } from './synth-helpers';
@@ -35,15 +36,16 @@ const upload = (c: string, file: string): string => {
 };
 
 describe('local Docker stack', () => {
-  it('runs PostgreSQL, PgBouncer and the worker, each built from this repository\u2019s Dockerfile', () => {
-    expect(Object.keys(containers).sort()).toEqual(['ingest', 'pgbouncer', 'postgres']);
+  it('runs PostgreSQL, PgBouncer, the migrate step and the worker, built from this repository\u2019s Dockerfile', () => {
+    expect(Object.keys(containers).sort()).toEqual(['ingest', 'migrate', 'pgbouncer', 'postgres']);
     for (const [name, c] of Object.entries(containers)) {
       expect(c.image).toBe(`\${docker_image.image_${name}.image_id}`);
       const image = json.resource.docker_image[`image_${name}`];
       expect(image.build).toMatchObject({
         context: '${path.module}/../../..',
         dockerfile: 'Dockerfile',
-        target: name,
+        // The migrate step is the worker's image with --migrate.
+        target: name === 'migrate' ? LOCAL_IMAGES.ingest.target : name,
       });
       expect(image.triggers.source).toMatch(/^[0-9a-f]{64}$/);
     }
@@ -75,28 +77,89 @@ describe('local Docker stack', () => {
       `-U ${ROLES.bouncerStats} -d pgbouncer -c 'SHOW VERSION'`,
     );
     expect(containers.ingest.healthcheck.test.join(' ')).toContain('http://127.0.0.1:8080/readyz');
-    for (const c of Object.values(containers)) {
+    for (const [name, c] of Object.entries(containers)) {
+      if (name === 'migrate') continue;
       expect(c.healthcheck).toMatchObject({ interval: '5s', timeout: '3s', retries: 12 });
       expect(c.restart).toBe('unless-stopped');
       expect(c.wait).toBe(true);
     }
+    // The migrate step runs once to completion; apply fails if it does not exit 0.
+    expect(containers.migrate).not.toHaveProperty('healthcheck');
+    expect(containers.migrate).toMatchObject({ restart: 'no', must_run: false, attach: true });
+    expect(containers.migrate.command).toEqual([
+      'node',
+      '/app/ingest-worker.js',
+      '--migrate',
+      '/etc/powerhouse/ingest.json',
+    ]);
     expect(containers.pgbouncer.depends_on).toEqual(['docker_container.postgres']);
-    expect(containers.ingest.depends_on).toEqual(['docker_container.pgbouncer']);
+    expect(containers.migrate.depends_on).toEqual(['docker_container.postgres']);
+    expect(containers.ingest.depends_on).toEqual(['docker_container.pgbouncer', 'docker_container.migrate']);
   });
 
-  it('keeps data in a named volume and shares the userlist through another', () => {
+  it("keeps data in a named volume, shares the userlist through another and PgBouncer's certificate through a third", () => {
     expect(
       Object.values(json.resource.docker_volume)
         .map((v) => (v as TfJson).name)
         .sort(),
-    ).toEqual(['powerhouse-auth', 'powerhouse-pgdata']);
+    ).toEqual(['powerhouse-auth', 'powerhouse-pgdata', 'powerhouse-tls']);
     expect(containers.postgres.volumes).toEqual([
       { volume_name: '${docker_volume.volume_data.name}', container_path: '/var/lib/postgresql/data' },
       { volume_name: '${docker_volume.volume_auth.name}', container_path: '/var/lib/powerhouse-auth' },
     ]);
+    // PgBouncer writes its certificate; the worker and the migrate step read the copy, and cannot change it.
     expect(containers.pgbouncer.volumes).toEqual([
       { volume_name: '${docker_volume.volume_auth.name}', container_path: '/var/lib/powerhouse-auth' },
+      { volume_name: '${docker_volume.volume_tls.name}', container_path: '/var/lib/powerhouse-tls' },
     ]);
+    for (const c of ['migrate', 'ingest'])
+      expect([c, containers[c].volumes]).toEqual([
+        c,
+        [
+          {
+            volume_name: '${docker_volume.volume_tls.name}',
+            container_path: '/var/lib/powerhouse-tls',
+            read_only: true,
+          },
+        ],
+      ]);
+  });
+
+  it('requires TLS of PgBouncer\u2019s clients with a certificate its container makes before PgBouncer starts', () => {
+    const ini = upload('pgbouncer', '/etc/pgbouncer/pgbouncer.ini');
+    expect(ini).toMatch(/^client_tls_sslmode = require$/m);
+    expect(ini).toContain('\nclient_tls_key_file = /var/lib/powerhouse-tls/pgbouncer/pgbouncer.key\n');
+    expect(ini).toContain('\nclient_tls_cert_file = /var/lib/powerhouse-tls/pgbouncer/pgbouncer.crt\n');
+    // The host's certificate script, shipped as an executable file and run by the container's command.
+    const script = (containers.pgbouncer.upload as TfJson[]).find(
+      (u) => u.file === '/usr/local/bin/powerhouse-tls-cert',
+    )!;
+    expect([unescape(script.content), script.executable]).toEqual([tlsCertScript(), true]);
+    const [shell, flag, cmd] = containers.pgbouncer.command as string[];
+    expect([shell, flag]).toEqual(['sh', '-c']);
+    const at = (needle: string) => {
+      const i = cmd.indexOf(needle);
+      if (i < 0) throw new Error(`the pgbouncer command has no ${needle}`);
+      return i;
+    };
+    const order = [
+      at('set -e; '),
+      at(
+        '/usr/local/bin/powerhouse-tls-cert --name pgbouncer /var/lib/powerhouse-tls/pgbouncer postgres 127.0.0.1 pgbouncer; ',
+      ),
+      at(
+        'install -m 0644 /var/lib/powerhouse-tls/pgbouncer/pgbouncer.crt /var/lib/powerhouse-tls/pgbouncer-ca.crt; ',
+      ),
+      at('until [ -s /var/lib/powerhouse-auth/userlist.txt ]'),
+      at('exec pgbouncer /etc/pgbouncer/pgbouncer.ini'),
+    ];
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(cmd.endsWith('exec pgbouncer /etc/pgbouncer/pgbouncer.ini')).toBe(true);
+    // The health check connects as a client of the published port would: TLS, verified for 127.0.0.1.
+    expect(containers.pgbouncer.healthcheck.test[1]).toMatch(
+      /^PGSSLMODE=verify-full PGSSLROOTCERT=\/var\/lib\/powerhouse-tls\/pgbouncer-ca\.crt PGPASSWORD=/,
+    );
+    expect(BOUNCER_TLS.caFile).toBe('/var/lib/powerhouse-tls/pgbouncer-ca.crt');
   });
 
   it("uploads render()'s files for the tier as rendered (PgBouncer pointed at the postgres container)", () => {
@@ -156,14 +219,23 @@ describe('local Docker stack', () => {
     const env = (c: string) =>
       Object.fromEntries((containers[c].env as string[]).map((e) => e.split(/=(.*)/s).slice(0, 2)));
     expect(env('postgres').POSTGRES_PASSWORD).toBe('${random_password.superuser_password.result}');
+    // The worker reaches PgBouncer by its service name (a DNS name in the certificate) and verifies it.
+    const tls = '?sslmode=verify-full&sslrootcert=/var/lib/powerhouse-tls/pgbouncer-ca.crt';
     expect(env('ingest').POWERHOUSE_DATABASE_URL).toBe(
-      'postgresql://powerhouse_ingest:${random_password.ingest_password.result}@pgbouncer:6432/powerhouse_ingest',
+      `postgresql://powerhouse_ingest:\${random_password.ingest_password.result}@pgbouncer:6432/powerhouse_ingest${tls}`,
     );
-    expect(env('ingest').POWERHOUSE_MIGRATION_DATABASE_URL).toContain(`@pgbouncer:6432/${DATABASE}`);
+    expect(env('ingest').POWERHOUSE_PGBOUNCER_ADMIN_URL).toBe(
+      `postgresql://pgbouncer_stats:\${random_password.bouncer_stats_password.result}@pgbouncer:6432/pgbouncer${tls}`,
+    );
     expect(env('ingest').POWERHOUSE_INGEST_TOKEN).toBe('${random_password.ingest_token.result}');
+    expect(env('ingest')).not.toHaveProperty('POWERHOUSE_OWNER_DATABASE_URL');
+    expect(env('ingest')).not.toHaveProperty('POWERHOUSE_MIGRATION_DATABASE_URL');
     const findings = allStrings(json).flatMap((s) => secretLikeRuns(s.value).map((r) => `${s.at}: ${r}`));
     expect(findings).toEqual([]);
     const config = JSON.parse(upload('ingest', '/etc/powerhouse/ingest.json'));
+    expect(upload('migrate', '/etc/powerhouse/ingest.json')).toBe(
+      upload('ingest', '/etc/powerhouse/ingest.json'),
+    );
     expect(config).not.toHaveProperty('databaseUrl');
     expect(config.tokens).toEqual([]);
     for (const [name, o] of Object.entries(json.output as Record<string, TfJson>)) {
@@ -171,6 +243,17 @@ describe('local Docker stack', () => {
         expect([name, o.sensitive]).toEqual([name, true]);
     }
     expect(json.output.ingest_url.value).toBe('http://127.0.0.1:8080');
+  });
+
+  it("gives only the migrate step the owner's URL, straight to PostgreSQL without PgBouncer's TLS parameters", () => {
+    const env = (c: string) =>
+      Object.fromEntries((containers[c].env as string[]).map((e) => e.split(/=(.*)/s).slice(0, 2)));
+    // PostgreSQL has no TLS in the Docker network; PgBouncer's certificate does not name it either.
+    expect(env('migrate').POWERHOUSE_OWNER_DATABASE_URL).toBe(
+      `postgresql://${ROLES.owner}:\${random_password.owner_password.result}@postgres:5432/${DATABASE}`,
+    );
+    // Its config still parses as the worker's: the same file and PgBouncer URLs (unused by --migrate).
+    expect(env('migrate').POWERHOUSE_DATABASE_URL).toBe(env('ingest').POWERHOUSE_DATABASE_URL);
   });
 
   it('keeps its state at an explicit relative path', () => {
