@@ -85,9 +85,15 @@ export function describeDeployment(
   const bouncer = target.pgbouncer;
   // PgBouncer with client TLS: verify its certificate (127.0.0.1 / the service name are in its SANs).
   const tls = bouncer?.caFile ? { sslmode: 'verify-full', sslrootcert: bouncer.caFile } : undefined;
-  const role = (user: string, password: SecretName, at: Endpoint, database: string, params = tls) =>
-    dsn({ user, password: secret(password, 'value'), host: at.host, port: at.port, database, params });
-  const direct = (user: string, password: SecretName) => role(user, password, pg, DATABASE, undefined);
+  const role = (
+    user: string,
+    password: SecretName,
+    at: Endpoint,
+    database: string,
+    params: Readonly<Record<string, string>> | undefined = tls,
+  ) => dsn({ user, password: secret(password, 'value'), host: at.host, port: at.port, database, params });
+  // Direct to PostgreSQL: no PgBouncer TLS parameters (an explicit undefined would take the default).
+  const direct = (user: string, password: SecretName) => role(user, password, pg, DATABASE, {});
   const dsns: DeploymentDsns = {
     superuser: direct(ROLES.superuser, 'superuser_password'),
     owner: direct(ROLES.owner, 'owner_password'),

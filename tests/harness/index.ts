@@ -13,7 +13,11 @@ import {
   type PgBouncerPaths,
   type PgBouncerServer,
 } from '../../stacks/local-processes/pgbouncer-process';
-import { startPostgres, type PostgresServer, type ShutdownMode } from '../../stacks/local-processes/postgres-process';
+import {
+  startPostgres,
+  type PostgresServer,
+  type ShutdownMode,
+} from '../../stacks/local-processes/postgres-process';
 
 type Cleanup = () => Promise<void>;
 const cleanups = new Set<Cleanup>();

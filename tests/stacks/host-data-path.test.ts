@@ -16,7 +16,6 @@ import { Testing } from 'cdktf';
 import { freePort } from '../../stacks/local-processes/free-port';
 import { ensureServiceUser } from '../../stacks/local-processes/os-user';
 import { APP_POOL_DB, DATABASE, ROLES, SECRET_ENV } from '../../config-templates';
-import { OWNER_URL_ENV } from '../../ingest/config';
 import { HetznerStack, PRIVATE_NETWORK } from '../../stacks/hetzner-stack';
 import { HOST, INGEST_HTTPS_PORT, WORKER_LISTEN } from '../../stacks/host-files';
 import { buildWorkerBundle, type WorkerBundle } from '../../stacks/worker-bundle';
