@@ -136,8 +136,15 @@ CREATE TABLE IF NOT EXISTS powerhouse.schema_migrations (
       ]);
       applied.push(m.version);
     }
-    for (const stmt of privilegeStatements(await grantableTables(client, opts.tables ?? DEFAULT_TABLES)))
-      await client.query(stmt);
+    // Only the owner (or a superuser) sets the model's privileges. A worker of this version on a deployment of
+    // the previous one (migrations as the app role, which owns the tables) keeps that layout working rather than
+    // revoking the app role's own rights; the role bootstrap moves such a deployment to the owner model.
+    const { rows: me } = await client.query<{ u: string; su: boolean }>(
+      'SELECT current_user AS u, rolsuper AS su FROM pg_roles WHERE rolname = current_user',
+    );
+    if (me[0].u === ROLES.owner || me[0].su)
+      for (const stmt of privilegeStatements(await grantableTables(client, opts.tables ?? DEFAULT_TABLES)))
+        await client.query(stmt);
     await client.query('COMMIT');
     return applied;
   } catch (err) {
