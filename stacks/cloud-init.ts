@@ -84,18 +84,63 @@ export function assertNoTemplateSyntax(text: string, where: string): void {
 /** The one non-secret Terraform value in user-data, swapped in after the template check like the secrets. */
 const VOLUME_MARKER = '@@input:data_volume_gb@@';
 
-export function userData(o: UserDataOptions): string {
+/** A host file of the deployment: its path, mode and text (secrets as placeholders). */
+export interface HostFile {
+  readonly path: string;
+  readonly mode: string;
+  readonly content: string;
+  /** Holds secret placeholders: travels as plain text, so Terraform can fill them in. */
+  readonly secret?: boolean;
+}
+
+/**
+ * The files that carry the deployment description to a host: the role setup, the migrate step, the worker's
+ * unit and config, the secrets, the TLS script and PgBouncer's rendered ini. User-data writes them at first
+ * boot; powerhouse-apply writes them again on every apply (user-data is never re-read by a running server).
+ */
+export function deploymentHostFiles(o: Pick<UserDataOptions, 'tier' | 'deployment'>): HostFile[] {
   const d = o.deployment;
-  const pgPort = d.target.postgres.port;
-  const bouncerPort = d.target.pgbouncer?.port;
-  if (bouncerPort === undefined) throw new Error('a Hetzner host always runs PgBouncer');
   // Root-only: the bootstrap's role passwords and the migrate step's owner URL.
   const secretsEnv = [
     ...dbSetupSecrets(d.settings).map((n) => `${SECRET_ENV[n]}=${placeholder(n)}`),
     `${OWNER_URL_ENV}=${d.dsn.owner}`,
   ].join('\n');
+  const ini = d.files.find((f) => f.path === 'pgbouncer/pgbouncer.ini');
+  if (!ini) throw new Error('the deployment renders no pgbouncer.ini');
+  return [
+    {
+      path: HOST.dbSetup,
+      mode: '0755',
+      content: dbSetupScript(d.settings, { rolesSql: HOST.rolesSql, userlistSql: HOST.userlistSql }),
+    },
+    { path: HOST.rolesSql, mode: '0644', content: rolesSql(d.settings) },
+    { path: HOST.userlistSql, mode: '0644', content: USERLIST_SQL },
+    { path: HOST.migrate, mode: '0755', content: migrateScript() },
+    { path: HOST.tlsScript, mode: '0755', content: tlsCertScript() },
+    { path: HOST.installWorker, mode: '0755', content: installWorkerScript(o.tier) },
+    { path: HOST.workerUnit, mode: '0644', content: workerUnit(d.settings) },
+    { path: `${HOST.staged}/${ini.path}`, mode: ini.mode, content: ini.content },
+    { path: HOST.secretsEnv, mode: '0600', content: secretsEnv + '\n', secret: true },
+    {
+      path: HOST.ingestConfig,
+      mode: '0600',
+      content: JSON.stringify(d.workerConfig, null, 2) + '\n',
+      secret: true,
+    },
+  ];
+}
+
+export function userData(o: UserDataOptions): string {
+  const d = o.deployment;
+  const pgPort = d.target.postgres.port;
+  const bouncerPort = d.target.pgbouncer?.port;
+  if (bouncerPort === undefined) throw new Error('a Hetzner host always runs PgBouncer');
+  const described = deploymentHostFiles(o);
   const files: WriteFile[] = [
-    ...d.files.map((f) => packed(`${HOST.staged}/${f.path}`, f.content, f.mode)),
+    ...d.files
+      .filter((f) => !described.some((h) => h.path === `${HOST.staged}/${f.path}`))
+      .map((f) => packed(`${HOST.staged}/${f.path}`, f.content, f.mode)),
+    ...described.map((f) => (f.secret ? plain : packed)(f.path, f.content, f.mode)),
     packed(
       HOST.bootstrap,
       bootstrapScript({
@@ -109,17 +154,6 @@ export function userData(o: UserDataOptions): string {
       '0755',
     ),
     packed(
-      HOST.dbSetup,
-      dbSetupScript(d.settings, { rolesSql: HOST.rolesSql, userlistSql: HOST.userlistSql }),
-      '0755',
-    ),
-    packed(HOST.rolesSql, rolesSql(d.settings), '0644'),
-    packed(HOST.migrate, migrateScript(), '0755'),
-    packed(HOST.userlistSql, USERLIST_SQL, '0644'),
-    packed(HOST.tlsScript, tlsCertScript(), '0755'),
-    packed(HOST.installWorker, installWorkerScript(o.tier), '0755'),
-    packed(HOST.workerUnit, workerUnit(d.settings), '0644'),
-    packed(
       HOST.caddyfileStaged,
       caddyfile({
         port: INGEST_HTTPS_PORT,
@@ -130,8 +164,6 @@ export function userData(o: UserDataOptions): string {
       '0644',
     ),
     plain(HOST.hostEnv, `TIER=${o.tier}\nDATA_VOLUME_GB=${VOLUME_MARKER}\n`, '0644'),
-    plain(HOST.secretsEnv, secretsEnv + '\n', '0600'),
-    plain(HOST.ingestConfig, JSON.stringify(d.workerConfig, null, 2) + '\n', '0600'),
   ];
   const config = {
     apt: {

@@ -97,6 +97,7 @@ function service(svc: LocalService, context: string, oneShots: ReadonlySet<strin
     };
   if (svc.nofile) s.ulimits = { nofile: { soft: svc.nofile, hard: svc.nofile } };
   if (svc.shmSizeMiB) s.shm_size = `${svc.shmSizeMiB}m`;
+  if (svc.user) s.user = svc.user;
   s.restart = svc.oneShot ? 'no' : 'unless-stopped';
   const condition = (d: LocalService['name']) =>
     oneShots.has(d) ? 'service_completed_successfully' : 'service_healthy';

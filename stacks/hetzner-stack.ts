@@ -2,6 +2,7 @@
 // worker behind TLS, set up by cloud-init from render()'s files; a private network; a firewall that opens SSH
 // to admins and HTTPS/PgBouncer (both TLS-only) to clients only (PostgreSQL's port never); secrets from
 // random_password.
+import { createHash } from 'node:crypto';
 import { Construct } from 'constructs';
 import {
   AssetType,
@@ -19,6 +20,7 @@ import {
 import { RandomProvider } from '@cdktf/provider-random/lib/provider';
 import {
   DEFAULT_PORTS,
+  fillPlaceholders,
   HETZNER_SERVER_TYPES,
   isPresetTierName,
   presetTier,
@@ -30,7 +32,9 @@ import {
 import { userData, USER_DATA_LIMIT_BYTES } from './cloud-init';
 import { Firewall, HcloudProvider, Network, NetworkSubnet, Server, SshKey, Volume } from './hcloud';
 import { assertValidWorkerConfig, describeDeployment } from './deployment';
+import { APPLY_UPLOAD, hostApplyScript } from './host-apply';
 import { hetznerTarget, HOST, INGEST_HTTPS_PORT } from './host-files';
+import { escapeTerraform } from './terraform-escape';
 import {
   checkCidrs,
   HETZNER_LOCATIONS,
@@ -326,8 +330,18 @@ export class HetznerStack extends TerraformStack {
       path: props.workerBundle.file,
       type: AssetType.FILE,
     });
+    // Every apply brings the server to this version's description (user-data is read at first boot only): the
+    // script carries the role setup, the migrate step, the worker's unit and config and the secrets, filled in
+    // by Terraform (so its content is sensitive, and its provisioner's output hidden).
+    const apply = hostApplyScript({ tier, deployment, privateIp: PRIVATE_NETWORK.serverIp });
+    const applyContent = fillPlaceholders(apply, escapeTerraform, (n, form) => secrets.ref(n, form));
     new DataResource(this, 'ingest_worker', {
-      triggersReplace: { server: this.server.id, bundle: props.workerBundle.sha256 },
+      triggersReplace: {
+        server: this.server.id,
+        bundle: props.workerBundle.sha256,
+        // The description as synthesized (placeholders, not secrets): a change re-runs powerhouse-apply.
+        host_files: createHash('sha256').update(apply).digest('hex'),
+      },
       connection: {
         type: 'ssh',
         host: this.server.ipv4Address,
@@ -339,9 +353,14 @@ export class HetznerStack extends TerraformStack {
       },
       provisioners: [
         { type: 'file', source: bundle.path, destination: HOST.workerUpload },
+        { type: 'file', content: applyContent, destination: APPLY_UPLOAD },
         {
           type: 'remote-exec',
-          inline: [`${HOST.installWorker} ${HOST.workerUpload} ${props.workerBundle.sha256}`],
+          inline: [
+            // The script holds secrets: removed whatever its outcome.
+            `bash ${APPLY_UPLOAD}; rc=$?; rm -f ${APPLY_UPLOAD}; exit $rc`,
+            `${HOST.installWorker} ${HOST.workerUpload} ${props.workerBundle.sha256}`,
+          ],
         },
       ],
     });

@@ -25,6 +25,7 @@ import {
   type LocalService,
 } from './local-services';
 import { StackSecrets } from './secrets';
+import { escapeTerraform } from './terraform-escape';
 import { REPO_ROOT } from './worker-bundle';
 
 export interface LocalDockerStackProps {
@@ -36,9 +37,6 @@ export interface LocalDockerStackProps {
   /** State file relative to cdktf.out/stacks/<stack>; default the project root's terraform.<stack>.tfstate. */
   readonly statePath?: string;
 }
-
-/** Terraform reads `${…}` and `%{…}` in any string as a template; literal text must escape them. */
-export const escapeTerraform = (s: string) => s.replace(/([$%])\{/g, (_m, c: string) => `${c}${c}{`);
 
 /** Content hash of the files an image is built from, so a source change rebuilds it on the next apply. */
 export function sourceHash(paths: readonly string[], root = REPO_ROOT): string {
@@ -58,6 +56,7 @@ export function sourceHash(paths: readonly string[], root = REPO_ROOT): string {
 
 const IMAGE_SOURCES: Record<LocalService['name'], string[]> = {
   postgres: ['Dockerfile'],
+  roles: ['Dockerfile'],
   pgbouncer: ['Dockerfile'],
   migrate: [
     'Dockerfile',
@@ -114,6 +113,7 @@ export class LocalDockerStack extends TerraformStack {
       containers[svc.name] = new Container(this, svc.name, {
         name: `powerhouse-${svc.name}`,
         image: image.imageId,
+        user: svc.user,
         command: svc.command?.map(escapeTerraform),
         env: Object.entries(svc.env).map(([k, v]) => fill(`${k}=${v}`)),
         upload: svc.files.map((f) => ({

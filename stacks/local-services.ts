@@ -61,7 +61,7 @@ export interface ServiceFile {
 }
 
 export interface LocalService {
-  readonly name: 'postgres' | 'pgbouncer' | 'migrate' | 'ingest';
+  readonly name: 'postgres' | 'roles' | 'pgbouncer' | 'migrate' | 'ingest';
   readonly image: (typeof LOCAL_IMAGES)[keyof typeof LOCAL_IMAGES];
   readonly command?: readonly string[];
   /** Values may hold secret references (Terraform expressions or compose variables). */
@@ -83,8 +83,10 @@ export interface LocalService {
   };
   readonly nofile?: number;
   readonly shmSizeMiB?: number;
-  /** Runs to completion once (the migrate step); dependents wait for it to exit 0. */
+  /** Runs to completion on every start (role setup, migrate step); dependents wait for it to exit 0. */
   readonly oneShot?: boolean;
+  /** The container's user, when not the image's. */
+  readonly user?: string;
   readonly dependsOn: readonly LocalService['name'][];
 }
 
@@ -162,7 +164,7 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
       image: LOCAL_IMAGES.postgres,
       // The image's postgresql.conf is replaced by ours: PGDATA keeps the data, the rendered file the tuning.
       command: ['postgres', '-c', `config_file=${PG_ETC}/postgresql.conf`],
-      env: { POSTGRES_PASSWORD: placeholder('superuser_password'), ...dbPasswords },
+      env: { POSTGRES_PASSWORD: placeholder('superuser_password') },
       files: [
         {
           path: `${PG_ETC}/postgresql.conf`,
@@ -173,27 +175,8 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
         },
         { path: `${PG_ETC}/90-powerhouse.conf`, content: pgConf.content, mode: '0644' },
         { path: `${PG_ETC}/pg_hba.conf`, content: hba.content, mode: '0644' },
-        { path: `${SQL_DIR}/roles.sql`, content: rolesSql(settings), mode: '0644' },
-        { path: `${SQL_DIR}/userlist.sql`, content: USERLIST_SQL, mode: '0644' },
-        {
-          path: DB_SETUP,
-          content: dbSetupScript(settings, {
-            rolesSql: `${SQL_DIR}/roles.sql`,
-            userlistSql: `${SQL_DIR}/userlist.sql`,
-          }),
-          mode: '0755',
-        },
-        {
-          // Run once by the image's entrypoint on an empty data directory, as postgres, on the local socket.
-          path: '/docker-entrypoint-initdb.d/50-powerhouse.sh',
-          content: `#!/bin/bash\nset -euo pipefail\n${DB_SETUP} ${AUTH_DIR}/userlist.txt\n`,
-          mode: '0755',
-        },
       ],
-      volumes: [
-        { volume: LOCAL_VOLUMES.data, path: '/var/lib/postgresql/data' },
-        { volume: LOCAL_VOLUMES.auth, path: AUTH_DIR },
-      ],
+      volumes: [{ volume: LOCAL_VOLUMES.data, path: '/var/lib/postgresql/data' }],
       ports: [], // PostgreSQL is never published; clients go through PgBouncer.
       healthcheck: {
         test: sh('pg_isready -q -h 127.0.0.1 -p 5432 -U postgres -d postgres'),
@@ -206,6 +189,39 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
       // Parallel query and hash joins use POSIX shared memory in /dev/shm; Docker's default is 64 MiB.
       shmSizeMiB: 1024,
       dependsOn: [],
+    },
+    {
+      // The role setup on every start, not only on an empty volume: a volume made by an earlier version is
+      // moved to the owner model here, like a host on apply. Writes PgBouncer's userlist into the auth volume.
+      name: 'roles',
+      image: LOCAL_IMAGES.postgres,
+      command: [DB_SETUP, `${AUTH_DIR}/userlist.txt`],
+      env: {
+        PGHOST: DOCKER_TARGET.postgres.host,
+        PGPORT: String(DOCKER_TARGET.postgres.port),
+        PGUSER: ROLES.superuser,
+        PGDATABASE: 'postgres',
+        PGPASSWORD: placeholder('superuser_password'),
+        ...dbPasswords,
+      },
+      files: [
+        { path: `${SQL_DIR}/roles.sql`, content: rolesSql(settings), mode: '0644' },
+        { path: `${SQL_DIR}/userlist.sql`, content: USERLIST_SQL, mode: '0644' },
+        {
+          path: DB_SETUP,
+          content: dbSetupScript(settings, {
+            rolesSql: `${SQL_DIR}/roles.sql`,
+            userlistSql: `${SQL_DIR}/userlist.sql`,
+          }),
+          mode: '0755',
+        },
+      ],
+      volumes: [{ volume: LOCAL_VOLUMES.auth, path: AUTH_DIR }],
+      ports: [],
+      oneShot: true,
+      // The auth volume's directory belongs to postgres (Dockerfile), PgBouncer's user.
+      user: 'postgres',
+      dependsOn: ['postgres'],
     },
     {
       name: 'pgbouncer',
@@ -246,7 +262,7 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
         startPeriod: '60s',
       },
       nofile: settings.os.pgbouncerLimitNofile.value,
-      dependsOn: ['postgres'],
+      dependsOn: ['postgres', 'roles'],
     },
     {
       // The migrate step: the owner role, straight to PostgreSQL, then exits. Only this container has its URL.
@@ -258,7 +274,8 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
       volumes: [tlsReadOnly],
       ports: [],
       oneShot: true,
-      dependsOn: ['postgres'],
+      // The owner role exists once the role setup ran.
+      dependsOn: ['roles'],
     },
     {
       name: 'ingest',

@@ -6,6 +6,7 @@ import { ActionableError } from '../../stacks/local-processes/actionable-error';
 import { portIsFree } from '../../stacks/local-processes/free-port';
 import { stopLeftovers } from '../../stacks/local-processes/leftover-processes';
 import { findPgBouncer } from '../../stacks/local-processes/pgbouncer-process';
+import type { LocalStack } from '../../stacks/local-processes/stack';
 import { exitWithFailure } from '../report-error';
 import { addTierOptions, tierFromFlags, type TierFlags } from '../tier-options';
 
@@ -83,7 +84,7 @@ async function up(
   // What an earlier start that was killed left running holds this data dir and its ports: stop it first.
   await stopLeftovers(dataDir, { log: out });
   await assertPortFree(ingestPort, '--port');
-  if (hasBouncer && bouncerPortFlag) await assertPortFree(bouncerPortFlag, '--bouncer-port');
+  if (hasBouncer && bouncerPortFlag !== undefined) await assertPortFree(bouncerPortFlag, '--bouncer-port');
 
   const envToken = process.env.POWERHOUSE_INGEST_TOKEN || undefined;
   // Loaded here, not at the top: `powerhouse tune` should not pay for the worker's modules.
@@ -100,6 +101,20 @@ async function up(
     noPgBouncer: !hasBouncer,
     onLeftover: out,
   });
+  try {
+    await serve(stack, dataDir, envToken, out);
+  } catch (err) {
+    await stack.stop(); // a failure after the start leaves nothing running
+    throw err;
+  }
+}
+
+async function serve(
+  stack: LocalStack,
+  dataDir: string,
+  envToken: string | undefined,
+  out: (s?: string) => void,
+) {
   // Listening from here to the end (not once): a second Ctrl-C while stopping must not cut the stop short.
   const signalled = new Promise<void>((resolve) => {
     let signals = 0;

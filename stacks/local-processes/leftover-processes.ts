@@ -49,9 +49,10 @@ export interface StopLeftoversOptions {
 
 /**
  * Stops what an earlier start on `dataDir` left running, in dependency order (worker, PgBouncer, then
- * PostgreSQL), and removes pid files that name a live pid of another program (PostgreSQL and PgBouncer would
- * refuse to start over them). Returns the processes it stopped. Throws an ActionableError when a server still
- * belongs to a start that is running (its parent is a live Node process), or cannot be stopped.
+ * PostgreSQL), and removes pid files that name another program or a zombie (PostgreSQL and PgBouncer would
+ * refuse to start over them). Returns the processes it stopped. Throws an ActionableError, before stopping
+ * anything, when one still belongs to a start that is running (its parent is a live Node process), and when
+ * one cannot be stopped.
  */
 export async function stopLeftovers(dataDir: string, opts: StopLeftoversOptions = {}): Promise<Leftover[]> {
   const paths = leftoverPaths(dataDir);
@@ -60,6 +61,14 @@ export async function stopLeftovers(dataDir: string, opts: StopLeftoversOptions 
   const stopped: Leftover[] = [];
 
   const worker = fromPidFile(paths.worker.pidFile, (p) => isWorker(p, paths.worker.configFile));
+  const bouncer = fromPidFile(paths.bouncer.pidFile, (p) => isPgBouncer(p, paths.bouncer.iniFile));
+  const pgDir = paths.postgresDataDir;
+  const pidFile = path.join(pgDir, 'postmaster.pid');
+  const postmaster = fromPidFile(pidFile, (p) => isPostmaster(p, pgDir));
+  assertOrphan('ingest worker', worker.proc);
+  assertOrphan('PgBouncer', bouncer.proc);
+  assertOrphan('PostgreSQL', postmaster.proc);
+
   if (worker.proc) {
     await stopLeftover(
       'ingest worker',
@@ -71,7 +80,6 @@ export async function stopLeftovers(dataDir: string, opts: StopLeftoversOptions 
   }
   if (worker.proc || worker.stalePid !== null) fs.rmSync(paths.worker.pidFile, { force: true });
 
-  const bouncer = fromPidFile(paths.bouncer.pidFile, (p) => isPgBouncer(p, paths.bouncer.iniFile));
   if (bouncer.proc) {
     // SIGINT: safe shutdown (wait for server connections to be released; its clients died with the worker).
     // SIGTERM after that: immediate shutdown (before 1.23 always; from 1.23 on, as a second shutdown signal).
@@ -94,9 +102,6 @@ export async function stopLeftovers(dataDir: string, opts: StopLeftoversOptions 
     removeIfNames(paths.bouncer.pidFile, bouncer.stalePid);
   }
 
-  const pgDir = paths.postgresDataDir;
-  const pidFile = path.join(pgDir, 'postmaster.pid');
-  const postmaster = fromPidFile(pidFile, (p) => isPostmaster(p, pgDir));
   if (postmaster.proc) {
     // SIGINT: fast shutdown (disconnect sessions, checkpoint). SIGQUIT: immediate (crash recovery next start).
     await stopLeftover(
@@ -267,6 +272,15 @@ function runningOwner(p: Proc): number | null {
   return /^node/.test(path.basename(parent.exe ?? parent.argv[0] ?? '')) ? parent.pid : null;
 }
 
+function assertOrphan(what: Leftover['what'], p: Proc | null): void {
+  const owner = p && runningOwner(p);
+  if (!p || owner === null) return;
+  throw new ActionableError(
+    `${what} (pid ${p.pid}) of this data dir belongs to a start that is still running (pid ${owner}): ` +
+      `stop that one first (Ctrl-C in its terminal, or kill -INT ${owner}), or use another --data-dir`,
+  );
+}
+
 function signal(p: Proc, sig: NodeJS.Signals): void {
   try {
     process.kill(p.pid, sig);
@@ -305,13 +319,6 @@ async function stopLeftover(
   steps: { signal: NodeJS.Signals; waitMs: number }[],
   log: (line: string) => void,
 ): Promise<void> {
-  const owner = runningOwner(p);
-  if (owner !== null) {
-    throw new ActionableError(
-      `${what} (pid ${p.pid}) of this data dir belongs to a start that is still running (pid ${owner}): ` +
-        `stop that one first (Ctrl-C in its terminal, or kill -INT ${owner}), or use another --data-dir`,
-    );
-  }
   log(`found ${what} (pid ${p.pid}) left running by an earlier start: stopping it`);
   await asActionable(`${what} (pid ${p.pid})`, async () => {
     for (const step of steps) {

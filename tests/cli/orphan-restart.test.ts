@@ -1,6 +1,7 @@
 // `powerhouse up` survives its own death: killed with SIGKILL (the OOM killer, a closed terminal) it leaves
 // PostgreSQL and PgBouncer running, and the next start on the same data dir stops them cleanly, says so, and
-// comes up with every acknowledged upload stored exactly once. Ctrl-C then stops everything it started.
+// comes up with every acknowledged upload stored exactly once. Ctrl-C then stops everything it started. A
+// start that is still alive is never taken over.
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -171,3 +172,20 @@ it('a start killed with SIGKILL leaves its servers running; the next start stops
   expect(second.output().trimEnd()).toMatch(/stopped\.$/);
   for (const pid of newTree) expect(gone(pid)).toBe(true);
 }, 180_000);
+
+it('a second start on a data dir whose start is still running refuses in one line and leaves it running', async () => {
+  const first = await startUp();
+  const refusal = await startUp().then(
+    () => '',
+    (err: Error) => err.message,
+  );
+  expect(refusal).toMatch(
+    new RegExp(
+      `^powerhouse up: .* belongs to a start that is still running \\(pid ${first.child.pid}\\)`,
+      'm',
+    ),
+  );
+  expect(refusal).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+  expect((await fetch(`${field(first.output(), 'ingest worker')}/healthz`)).status).toBe(200);
+  expect(await ctrlC(first)).toBe(0);
+}, 120_000);

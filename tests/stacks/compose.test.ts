@@ -54,7 +54,7 @@ describe('docker-compose.yml', () => {
     'is YAML that parses to the four services (one of them the migrate step) and three volumes',
     () => {
       const doc = parseYaml(composeYaml);
-      expect(Object.keys(doc.services)).toEqual(['postgres', 'pgbouncer', 'migrate', 'ingest']);
+      expect(Object.keys(doc.services)).toEqual(['postgres', 'roles', 'pgbouncer', 'migrate', 'ingest']);
       expect(Object.keys(doc.volumes).sort()).toEqual([
         'powerhouse-auth',
         'powerhouse-pgdata',

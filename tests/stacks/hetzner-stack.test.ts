@@ -19,6 +19,7 @@ import {
   resolveReferences,
   secretLike,
   secretLikeRuns,
+  unpackApplyScript,
   sha256Hex,
   synth,
   testBundle,
@@ -164,7 +165,10 @@ describe.each(TIERS)('Hetzner stack %s', (tier) => {
     const findings: string[] = [];
     for (const s of allStrings(json)) {
       if (s.at === '$.resource.hcloud_server.server.user_data') continue; // unpacked below
-      findings.push(...secretLikeRuns(s.value).map((r) => `${s.at}: ${r}`));
+      const value = s.value.startsWith('#!/bin/bash\n# powerhouse-apply')
+        ? unpackApplyScript(s.value).text // its packed files, as text
+        : s.value;
+      findings.push(...secretLikeRuns(value).map((r) => `${s.at}: ${r}`));
     }
     for (const [p, f] of unresolved.files) {
       findings.push(...secretLikeRuns(f.content.toString()).map((r) => `${p}: ${r}`));
@@ -337,16 +341,22 @@ describe.each(TIERS)('Hetzner stack %s', (tier) => {
 
   it('copies the worker bundle over SSH and waits for the endpoint, re-running when the bundle changes', () => {
     const w = json.resource.terraform_data.ingest_worker;
-    expect(w.triggers_replace).toEqual({ server: '${hcloud_server.server.id}', bundle: bundle.sha256 });
+    expect(w.triggers_replace).toEqual({
+      server: '${hcloud_server.server.id}',
+      bundle: bundle.sha256,
+      host_files: expect.stringMatching(/^[0-9a-f]{64}$/), // tests/stacks/host-apply.test.ts
+    });
     expect(w.connection).toMatchObject({
       type: 'ssh',
       user: 'root',
       host: '${hcloud_server.server.ipv4_address}',
     });
-    const [file, exec] = w.provisioner;
+    const [file, apply, exec] = w.provisioner;
     expect(file.file.destination).toBe(HOST.workerUpload);
     expect(file.file.source).toMatch(/^assets\/worker_bundle\/[0-9A-F]+\/ingest-worker\.js$/);
+    expect(apply.file.destination).toBe('/root/powerhouse-apply');
     expect(exec['remote-exec'].inline).toEqual([
+      'bash /root/powerhouse-apply; rc=$?; rm -f /root/powerhouse-apply; exit $rc',
       `${HOST.installWorker} ${HOST.workerUpload} ${bundle.sha256}`,
     ]);
   });

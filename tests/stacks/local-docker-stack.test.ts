@@ -14,7 +14,8 @@ import {
 } from '../../config-templates';
 import { dbSetupScript } from '../../stacks/database-setup';
 import { tlsCertScript } from '../../stacks/host-files';
-import { escapeTerraform, LocalDockerStack } from '../../stacks/local-docker-stack';
+import { LocalDockerStack } from '../../stacks/local-docker-stack';
+import { escapeTerraform } from '../../stacks/terraform-escape';
 import { BOUNCER_TLS, LOCAL_IMAGES, LOCAL_RENDER_OPTIONS } from '../../stacks/local-services';
 import { detectTier, localTierFromEnv } from '../../stacks/local-tier';
 import { SECRET_NAMES } from '../../config-templates';
@@ -36,16 +37,21 @@ const upload = (c: string, file: string): string => {
 };
 
 describe('local Docker stack', () => {
-  it('runs PostgreSQL, PgBouncer, the migrate step and the worker, built from this repository\u2019s Dockerfile', () => {
-    expect(Object.keys(containers).sort()).toEqual(['ingest', 'migrate', 'pgbouncer', 'postgres']);
+  it('runs PostgreSQL, the role setup, PgBouncer, the migrate step and the worker, built from this repository\u2019s Dockerfile', () => {
+    expect(Object.keys(containers).sort()).toEqual(['ingest', 'migrate', 'pgbouncer', 'postgres', 'roles']);
     for (const [name, c] of Object.entries(containers)) {
       expect(c.image).toBe(`\${docker_image.image_${name}.image_id}`);
       const image = json.resource.docker_image[`image_${name}`];
       expect(image.build).toMatchObject({
         context: '${path.module}/../../..',
         dockerfile: 'Dockerfile',
-        // The migrate step is the worker's image with --migrate.
-        target: name === 'migrate' ? LOCAL_IMAGES.ingest.target : name,
+        // The migrate step is the worker's image with --migrate; the role setup PostgreSQL's, with psql.
+        target:
+          name === 'migrate'
+            ? LOCAL_IMAGES.ingest.target
+            : name === 'roles'
+              ? LOCAL_IMAGES.postgres.target
+              : name,
       });
       expect(image.triggers.source).toMatch(/^[0-9a-f]{64}$/);
     }
@@ -78,7 +84,7 @@ describe('local Docker stack', () => {
     );
     expect(containers.ingest.healthcheck.test.join(' ')).toContain('http://127.0.0.1:8080/readyz');
     for (const [name, c] of Object.entries(containers)) {
-      if (name === 'migrate') continue;
+      if (name === 'migrate' || name === 'roles') continue;
       expect(c.healthcheck).toMatchObject({ interval: '5s', timeout: '3s', retries: 12 });
       expect(c.restart).toBe('unless-stopped');
       expect(c.wait).toBe(true);
@@ -92,8 +98,29 @@ describe('local Docker stack', () => {
       '--migrate',
       '/etc/powerhouse/ingest.json',
     ]);
-    expect(containers.pgbouncer.depends_on).toEqual(['docker_container.postgres']);
-    expect(containers.migrate.depends_on).toEqual(['docker_container.postgres']);
+    // The role setup runs on every start (an existing volume of an earlier version is upgraded by it), as
+    // PgBouncer's user, against the postgres container; PgBouncer and the migrate step wait for it.
+    expect(containers.roles).not.toHaveProperty('healthcheck');
+    expect(containers.roles).toMatchObject({
+      restart: 'no',
+      must_run: false,
+      attach: true,
+      user: 'postgres',
+    });
+    expect(containers.roles.command).toEqual([
+      '/usr/local/bin/powerhouse-db-setup',
+      '/var/lib/powerhouse-auth/userlist.txt',
+    ]);
+    expect(containers.roles.env).toEqual(
+      expect.arrayContaining([
+        'PGHOST=postgres',
+        'PGUSER=postgres',
+        'PGPASSWORD=${random_password.superuser_password.result}',
+      ]),
+    );
+    expect(containers.roles.depends_on).toEqual(['docker_container.postgres']);
+    expect(containers.pgbouncer.depends_on).toEqual(['docker_container.postgres', 'docker_container.roles']);
+    expect(containers.migrate.depends_on).toEqual(['docker_container.roles']);
     expect(containers.ingest.depends_on).toEqual(['docker_container.pgbouncer', 'docker_container.migrate']);
   });
 
@@ -105,6 +132,8 @@ describe('local Docker stack', () => {
     ).toEqual(['powerhouse-auth', 'powerhouse-pgdata', 'powerhouse-tls']);
     expect(containers.postgres.volumes).toEqual([
       { volume_name: '${docker_volume.volume_data.name}', container_path: '/var/lib/postgresql/data' },
+    ]);
+    expect(containers.roles.volumes).toEqual([
       { volume_name: '${docker_volume.volume_auth.name}', container_path: '/var/lib/powerhouse-auth' },
     ]);
     // PgBouncer writes its certificate; the worker and the migrate step read the copy, and cannot change it.
@@ -183,7 +212,7 @@ describe('local Docker stack', () => {
   });
 
   it('ships the shell setup escaped for Terraform, so it arrives byte-identical', () => {
-    const raw = (containers.postgres.upload as TfJson[]).find(
+    const raw = (containers.roles.upload as TfJson[]).find(
       (u) => u.file === '/usr/local/bin/powerhouse-db-setup',
     )!;
     expect(raw.content).toContain('$${1:?usage');

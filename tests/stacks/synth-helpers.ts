@@ -95,3 +95,16 @@ export function secretLikeRuns(text: string): string[] {
     (r) => /[A-Z]/.test(r) && /[a-z]/.test(r) && /[0-9]/.test(r),
   );
 }
+
+/** powerhouse-apply's packed files (base64 of gzip, random-looking by nature) replaced by their text. */
+export function unpackApplyScript(content: string): { text: string; packed: number } {
+  let packed = 0;
+  const text = content.replace(
+    /^(put_packed \S+ \d+ <<'POWERHOUSE_APPLY_EOF'\n)([A-Za-z0-9+/=\n]*?)(POWERHOUSE_APPLY_EOF)$/gm,
+    (_m, head: string, b64: string, tail: string) => {
+      packed++;
+      return head + gunzipSync(Buffer.from(b64.replace(/\n/g, ''), 'base64')).toString('utf8') + tail;
+    },
+  );
+  return { text, packed };
+}

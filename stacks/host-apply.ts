@@ -1,0 +1,79 @@
+// `powerhouse-apply`: what `cdktf deploy` runs on the server on every apply, before installing the worker. A
+// running server never reads its user-data again (the stack ignores changes to it), so this is how an existing
+// host gets this version's deployment description: the same files user-data writes at first boot
+// (deploymentHostFiles), then the idempotent role setup, which also moves a database of an earlier version to
+// the owner model, then PgBouncer with what it needs (its TLS certificate, the userlist, the ini).
+import { gzipSync } from 'node:zlib';
+import { ROLES, SECRET_ENV } from '../config-templates';
+import { deploymentHostFiles, type UserDataOptions } from './cloud-init';
+import { HOST } from './host-files';
+
+/** Where Terraform's file provisioner leaves the script. */
+export const APPLY_UPLOAD = '/root/powerhouse-apply';
+
+const EOF = 'POWERHOUSE_APPLY_EOF';
+
+export function hostApplyScript(o: Pick<UserDataOptions, 'tier' | 'deployment' | 'privateIp'>): string {
+  const d = o.deployment;
+  const pgPort = d.target.postgres.port;
+  const files = deploymentHostFiles(o);
+  const puts = files.map((f) => {
+    if (f.secret) {
+      if (f.content.includes(EOF)) throw new Error(`${f.path} contains the heredoc delimiter`);
+      // Plain text: Terraform fills the secret placeholders in; the quoted delimiter stops bash expansion.
+      return `put_text ${f.path} ${f.mode} <<'${EOF}'\n${f.content}${EOF}`;
+    }
+    const b64 = gzipSync(Buffer.from(f.content, 'utf8'), { level: 9 }).toString('base64');
+    return `put_packed ${f.path} ${f.mode} <<'${EOF}'\n${b64.replace(/.{1,76}/g, '$&\n')}${EOF}`;
+  });
+  return `#!/bin/bash
+# powerhouse-apply, tier ${o.tier} (stacks/host-apply.ts): run by Terraform on every apply. DESTDIR=DIR writes the
+# files under DIR and stops there (what the tests check).
+set -euo pipefail
+root=\${DESTDIR:-}
+put() { # PATH MODE: stdin to PATH, atomically
+  local dest="$root$1" tmp
+  install -d "$(dirname "$dest")"
+  tmp=$(mktemp "$dest.XXXXXX")
+  cat > "$tmp"; chmod "$2" "$tmp"; mv "$tmp" "$dest"
+}
+put_text() { put "$1" "$2"; }
+put_packed() { base64 -d | gunzip | put "$1" "$2"; }
+
+if [ -z "$root" ]; then
+  echo "powerhouse-apply: waiting for cloud-init to finish the first boot"
+  cloud-init status --wait >/dev/null || true
+  [ -f ${HOST.bootstrapDone} ] || { echo "powerhouse-apply: the first boot did not finish; see ${HOST.log}" >&2; exit 1; }
+fi
+
+${puts.join('\n')}
+[ -z "$root" ] || exit 0
+
+chgrp powerhouse ${HOST.ingestConfig}; chmod 0640 ${HOST.ingestConfig}
+systemctl daemon-reload
+
+# PgBouncer's TLS certificate: hosts made before client TLS have none (the script keeps an existing one).
+public_ip=$(ip -4 -o route get 1.1.1.1 | sed -n 's/.* src \\([0-9.]*\\).*/\\1/p')
+[ -n "$public_ip" ] || { echo "powerhouse-apply: no public IPv4 address found (ip route get 1.1.1.1)" >&2; exit 1; }
+${HOST.tlsScript} --name pgbouncer ${HOST.pgbouncerTlsDir} postgres "$public_ip" ${o.privateIp} 127.0.0.1
+install -m 0644 ${HOST.pgbouncerTlsCert} ${HOST.pgbouncerCa}
+
+# Roles: the role setup again, as the superuser over loopback (pg_hba is the rendered one by now). Idempotent;
+# a database of an earlier version (the app role owning it) is moved to the owner model here.
+set -a; . ${HOST.secretsEnv}; set +a
+install -d -o postgres -g postgres -m 0700 ${HOST.state}/db
+PGHOST=127.0.0.1 PGPORT=${pgPort} PGUSER=${ROLES.superuser} PGDATABASE=postgres PGPASSWORD="$${SECRET_ENV.superuser_password}" \\
+  ${HOST.dbSetup} ${HOST.state}/db/userlist.txt
+touch ${HOST.state}/db/roles.done
+install -m 0640 -o postgres -g postgres ${HOST.state}/db/userlist.txt /etc/pgbouncer/userlist.txt
+
+# PgBouncer: a changed ini (e.g. client TLS) needs a restart; otherwise a reload takes the new userlist.
+if cmp -s ${HOST.staged}/pgbouncer/pgbouncer.ini /etc/pgbouncer/pgbouncer.ini; then
+  systemctl reload pgbouncer
+else
+  install -m 0640 -o postgres -g postgres ${HOST.staged}/pgbouncer/pgbouncer.ini /etc/pgbouncer/pgbouncer.ini
+  systemctl restart pgbouncer
+fi
+echo "powerhouse-apply: roles, secrets and worker files are this version's; installing the worker next"
+`;
+}
