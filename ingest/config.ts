@@ -148,8 +148,8 @@ type Env = Readonly<Record<string, string | undefined>>;
  * Reads the config from a JSON file (path argument or POWERHOUSE_INGEST_CONFIG) and overlays the
  * environment: POWERHOUSE_DATABASE_URL, POWERHOUSE_MIGRATION_DATABASE_URL, POWERHOUSE_PGBOUNCER_ADMIN_URL,
  * POWERHOUSE_INGEST_HOST, POWERHOUSE_INGEST_PORT, POWERHOUSE_INGEST_MIGRATE (true/false), POWERHOUSE_LOG_LEVEL,
- * POWERHOUSE_INGEST_TOKEN (a plain token, hashed here, id "env", all tables) and POWERHOUSE_ADMIN_TOKEN
- * (plain, hashed here).
+ * POWERHOUSE_INGEST_TOKEN (a plain token, hashed here, all tables; its id POWERHOUSE_INGEST_TOKEN_ID, default
+ * "env") and POWERHOUSE_ADMIN_TOKEN (plain, hashed here).
  */
 export function loadIngestConfig(opts: { file?: string; env?: Env } = {}): IngestConfig {
   const env = opts.env ?? process.env;
@@ -201,7 +201,8 @@ export function loadIngestConfig(opts: { file?: string; env?: Env } = {}): Inges
   }
   if (env.POWERHOUSE_INGEST_TOKEN) {
     const tokens = Array.isArray(raw.tokens) ? [...(raw.tokens as unknown[])] : [];
-    tokens.push({ id: 'env', sha256: hashToken(env.POWERHOUSE_INGEST_TOKEN), tables: '*' });
+    const id = env.POWERHOUSE_INGEST_TOKEN_ID || 'env';
+    tokens.push({ id, sha256: hashToken(env.POWERHOUSE_INGEST_TOKEN), tables: '*' });
     raw.tokens = tokens;
   }
   if (env.POWERHOUSE_ADMIN_TOKEN) raw.adminTokenSha256 = hashToken(env.POWERHOUSE_ADMIN_TOKEN);

@@ -12,7 +12,7 @@ import {
 } from '../config-templates';
 import { OWNER_URL_ENV } from '../ingest/config';
 import { dbSetupScript, dbSetupSecrets, rolesSql, USERLIST_SQL } from './database-setup';
-import { describeDeployment, type DeploymentTarget } from './deployment';
+import { DEFAULT_TOKEN_ID, describeDeployment, type DeploymentTarget } from './deployment';
 import { tlsCertScript } from './host-files';
 
 /** Images built from this repository's Dockerfile (one target each). */
@@ -283,6 +283,8 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
       env: {
         ...workerEnv,
         [SECRET_ENV.ingest_token]: placeholder('ingest_token'),
+        // The same token id as on every other target (upload records, logs, metrics).
+        POWERHOUSE_INGEST_TOKEN_ID: DEFAULT_TOKEN_ID,
         [SECRET_ENV.admin_token]: placeholder('admin_token'),
       },
       files: [workerConfigFile],

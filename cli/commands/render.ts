@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { render, SECRET_ENV, type Settings, tune } from '../../config-templates';
+import { SECRET_ENV, type Settings, tune } from '../../config-templates';
 import { dbSetupScript, dbSetupSecrets, rolesSql, USERLIST_SQL } from '../../stacks/database-setup';
+import { describeDeployment } from '../../stacks/deployment';
 import { generateSecret } from '../../stacks/generate-secret';
+import { HOST, hetznerTarget, tlsCertScript } from '../../stacks/host-files';
 import { addTierOptions, tierFromFlags, type TierFlags } from '../tier-options';
 
 /** The role passwords the setup reads: from their SECRET_ENV variables, or freshly generated. */
@@ -46,7 +48,8 @@ export function renderCommand(): Command {
   cmd.action((o: TierFlags & { out: string; lz4: boolean; compose?: boolean }) => {
     const settings = tune(tierFromFlags(o), { lz4: o.lz4 });
     if (o.compose) return writeCompose(settings, o.out);
-    const files = render(settings);
+    // A host's files, as the Hetzner stacks deliver them (PgBouncer requires client TLS, see stacks/README.md).
+    const files = describeDeployment(settings, hetznerTarget()).files;
     // The same role bootstrap as the Hetzner host (stacks/database-setup.ts): PostgreSQL computes the SCRAM
     // verifiers and the script exports them into PgBouncer's userlist, so both hold the same ones.
     const passwords = setupPasswords(settings);
@@ -56,6 +59,7 @@ export function renderCommand(): Command {
         content: dbSetupScript(settings, { rolesSql: 'sql/roles.sql', userlistSql: 'sql/userlist.sql' }),
         mode: '0755',
       },
+      { path: 'bin/powerhouse-tls-cert', content: tlsCertScript(), mode: '0755' },
       { path: 'sql/roles.sql', content: rolesSql(settings), mode: '0644' },
       { path: 'sql/userlist.sql', content: USERLIST_SQL, mode: '0644' },
       {
@@ -79,7 +83,9 @@ export function renderCommand(): Command {
       );
     }
     process.stdout.write(
-      `\nroles and PgBouncer's userlist (as the postgres user, in ${o.out}):\n` +
+      `\nin ${o.out}, as root on the server (PgBouncer requires client TLS with this certificate):\n` +
+        `  bin/powerhouse-tls-cert --name pgbouncer ${HOST.pgbouncerTlsDir} postgres <public IP> 127.0.0.1\n` +
+        "roles and PgBouncer's userlist (as the postgres user):\n" +
         '  set -a; . secrets/passwords.env; set +a; bin/powerhouse-db-setup /etc/pgbouncer/userlist.txt\n',
     );
   });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { DEFAULT_PORTS, ROLES, type Tier } from '../../config-templates';
 import { ActionableError } from '../../stacks/local-processes/actionable-error';
+import { localDataDir } from '../../stacks/local-processes/data-dir';
 import { portIsFree } from '../../stacks/local-processes/free-port';
 import { stopLeftovers } from '../../stacks/local-processes/leftover-processes';
 import { findPgBouncer } from '../../stacks/local-processes/pgbouncer-process';
@@ -135,7 +136,7 @@ async function serve(
       `PgBouncer       127.0.0.1:${stack.bouncer.port}   (pid ${stack.bouncer.pid}, log: ${stack.bouncer.logFile})`,
     );
   out(
-    `ingest worker   ${base}   → ${viaBouncer}   (in this process, pid ${process.pid}, log: ${path.join(dataDir, 'ingest.log')})`,
+    `ingest worker   ${base}   → ${viaBouncer}   (in this process, pid ${process.pid}, log: ${localDataDir(dataDir).workerLog})`,
   );
   out('');
   out(`token           ${envToken ? '(from POWERHOUSE_INGEST_TOKEN)' : stack.token}`);
@@ -143,7 +144,7 @@ async function serve(
   out(
     `                (role ${ROLES.app}: reads and writes rows, no DDL; ${stack.bouncer ? 'PgBouncer without TLS: it listens on 127.0.0.1 only' : 'PostgreSQL on 127.0.0.1 only'})`,
   );
-  out(`secrets         ${path.join(dataDir, 'secrets.json')} (0600)`);
+  out(`secrets         ${localDataDir(dataDir).secrets} (0600)`);
   out('');
   out('try it:');
   out(`  printf 'tm_id,source,target\\n1,Hello,Hallo\\n1,World,Welt\\n' | \\`);

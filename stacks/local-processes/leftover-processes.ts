@@ -10,6 +10,7 @@ import path from 'node:path';
 import { ActionableError } from './actionable-error';
 import { pgBouncerPaths } from './pgbouncer-process';
 import { isLive, killTree, procStat, sleep, waitTreeGone } from './supervised-child';
+import { localDataDir } from './data-dir';
 
 /** Where a local stack in `dataDir` keeps what identifies its processes (startLocalStack's layout). */
 export interface LeftoverPaths {
@@ -21,18 +22,18 @@ export interface LeftoverPaths {
 }
 
 export function leftoverPaths(dataDir: string): LeftoverPaths {
-  const dir = path.resolve(dataDir);
-  const bouncer = pgBouncerPaths(path.join(dir, 'pgbouncer'));
+  const dir = localDataDir(dataDir);
+  const bouncer = pgBouncerPaths(dir.pgbouncer);
   return {
-    postgresDataDir: path.join(dir, 'postgres'),
+    postgresDataDir: dir.postgres,
     bouncer: { pidFile: bouncer.pidFile, iniFile: bouncer.iniFile },
-    worker: { pidFile: workerPidFile(dir), configFile: path.join(dir, 'ingest.json') },
+    worker: { pidFile: dir.workerPid, configFile: dir.workerConfig },
   };
 }
 
 /** The child worker's pid file in a local stack's data dir. */
 export function workerPidFile(dataDir: string): string {
-  return path.join(path.resolve(dataDir), 'ingest.pid');
+  return localDataDir(dataDir).workerPid;
 }
 
 export interface Leftover {

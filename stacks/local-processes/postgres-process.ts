@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { Client } from 'pg';
+import { dsn } from '../../config-templates/dsn';
 
 import { ActionableError } from './actionable-error';
 import {
@@ -327,8 +328,13 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresServ
       return proc.exit() === undefined;
     },
     superuserUrl(database = 'postgres') {
-      const pw = encodeURIComponent(opts.superuserPassword);
-      return `postgresql://${SUPERUSER}:${pw}@127.0.0.1:${opts.port}/${encodeURIComponent(database)}`;
+      return dsn({
+        user: SUPERUSER,
+        password: opts.superuserPassword,
+        host: '127.0.0.1',
+        port: opts.port,
+        database,
+      });
     },
     stop: (mode = 'fast', timeoutMs = 60_000) => stopProc(mode, timeoutMs),
     async kill() {

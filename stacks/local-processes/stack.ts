@@ -34,6 +34,7 @@ import { ensureOwnedDir, ensureServiceUser } from './os-user';
 import { findPgBouncer, pgBouncerPaths, startPgBouncer, type PgBouncerServer } from './pgbouncer-process';
 import { startPostgres, type PostgresServer } from './postgres-process';
 import { runBootstrap } from './database-bootstrap';
+import { localDataDir } from './data-dir';
 
 export interface LocalStackOptions {
   dataDir: string;
@@ -125,7 +126,7 @@ function fromLegacy(l: LegacySecrets): LocalSecrets {
 
 /** Loads (or makes) the secrets; adds what a newer version needs (the owner role) without touching the rest. */
 export function loadLocalSecrets(dir: string, extraTokens = 0): LocalSecrets {
-  const file = path.join(dir, 'secrets.json');
+  const file = localDataDir(dir).secrets;
   let s: LocalSecrets = { secrets: {} as Record<SecretName, string>, verifiers: {}, userTokens: [] };
   if (fs.existsSync(file)) {
     const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as LocalSecrets | LegacySecrets;
@@ -146,7 +147,8 @@ export function localProcessTarget(o: {
   ingestPort: number;
   dataDir: string;
 }): DeploymentTarget {
-  const bpaths = pgBouncerPaths(path.join(o.dataDir, 'pgbouncer'));
+  const dir = localDataDir(o.dataDir);
+  const bpaths = pgBouncerPaths(dir.pgbouncer);
   return {
     kind: 'local',
     postgres: { host: '127.0.0.1', port: o.pgPort },
@@ -157,7 +159,7 @@ export function localProcessTarget(o: {
       bouncerPort: o.bouncerPort ?? DEFAULT_PORTS.pgbouncer,
       pgListen: '127.0.0.1',
       bouncerListen: '127.0.0.1',
-      pgSocketDir: path.join(o.dataDir, 'postgres'),
+      pgSocketDir: dir.postgres,
       // PgBouncer logs to stderr, which startPgBouncer keeps in its dir's pgbouncer.log.
       bouncer: {
         authFile: bpaths.userlistFile,
@@ -202,7 +204,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     opts.bouncerPort === 0 || (opts.bouncerPort === undefined && !bouncerBin)
       ? await freePort()
       : (opts.bouncerPort ?? DEFAULT_PORTS.pgbouncer);
-  const bouncerDir = path.join(dataDir, 'pgbouncer');
+  const layout = localDataDir(dataDir);
+  const bouncerDir = layout.pgbouncer;
   const target = localProcessTarget({
     pgPort,
     bouncerPort: bouncerBin ? bouncerPort : null,
@@ -222,7 +225,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   };
   try {
     const pg = await startPostgres({
-      dataDir: path.join(dataDir, 'postgres'),
+      dataDir: layout.postgres,
       port: pgPort,
       superuserPassword: secrets.secrets.superuser_password,
       conf: renderedFile(d.files, 'postgresql/postgresql.conf').content,
@@ -314,7 +317,7 @@ async function startWorker(
 ): Promise<WorkerHandle> {
   if (opts.worker !== 'child') {
     const logStream =
-      opts.logStream ?? fs.createWriteStream(path.join(dataDir, 'ingest.log'), { flags: 'a', mode: 0o600 });
+      opts.logStream ?? fs.createWriteStream(localDataDir(dataDir).workerLog, { flags: 'a', mode: 0o600 });
     let server: IngestServer = createIngestServer(config, { logStream: logStream as never });
     const url = await server.listen(config.listen.port, config.listen.host);
     const port = Number(new URL(url).port);
@@ -334,9 +337,9 @@ async function startWorker(
   // Child process: a fixed port (so a restart keeps the URL) and the config in a 0600 file.
   const port = config.listen.port === 0 ? await freePort() : config.listen.port;
   const childConfig = { ...config, listen: { ...config.listen, port } };
-  const configFile = path.join(dataDir, 'ingest.json');
+  const configFile = localDataDir(dataDir).workerConfig;
   fs.writeFileSync(configFile, JSON.stringify(childConfig, null, 2), { mode: 0o600 });
-  const logFile = path.join(dataDir, 'ingest.log');
+  const logFile = localDataDir(dataDir).workerLog;
   const base = `http://127.0.0.1:${port}`;
   let child: ChildProcess;
   const launch = async () => {

@@ -99,6 +99,7 @@ describe('powerhouse render', () => {
         'postgresql/pg_hba.conf',
         'pgbouncer/pgbouncer.ini',
         'bin/powerhouse-db-setup',
+        'bin/powerhouse-tls-cert',
         'sql/roles.sql',
         'sql/userlist.sql',
         'secrets/passwords.env',
@@ -106,6 +107,10 @@ describe('powerhouse render', () => {
         'sysctl/60-powerhouse.conf',
       ])
         expect([f, fs.existsSync(path.join(out, f))]).toEqual([f, true]);
+      // A host's files: PgBouncer requires client TLS there.
+      expect(fs.readFileSync(path.join(out, 'pgbouncer/pgbouncer.ini'), 'utf8')).toMatch(
+        /^client_tls_sslmode = require$/m,
+      );
       const roles = fs.readFileSync(path.join(out, 'sql/roles.sql'), 'utf8');
       expect(roles).toContain(`ALTER ROLE "powerhouse_app" SET statement_timeout = '60000ms';`);
       expect(roles).toContain('\\getenv app_password POWERHOUSE_APP_PASSWORD');

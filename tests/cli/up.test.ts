@@ -1,6 +1,6 @@
 // `powerhouse up` (what `npm start` runs) as a newcomer meets it: a child process that prints an endpoint,
 // a token and a curl example that works, keeps its data across restarts, and stops cleanly on Ctrl-C.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -9,10 +9,19 @@ import { Client } from 'pg';
 import { field, up as startUp, type Up } from './up-process';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'powerhouse-up-'));
-afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+// A failed assertion must not leave a start running: each one is stopped as Ctrl-C would (its own stop).
+const started: ChildProcess[] = [];
+afterAll(async () => {
+  for (const c of started)
+    if (c.exitCode === null && c.signalCode === null) {
+      c.kill('SIGINT');
+      await new Promise((r) => c.once('exit', r));
+    }
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
 
 const up = (env: Record<string, string> = {}, args: string[] = [], bouncerPortArgs?: string[]) =>
-  startUp({ dataDir, env, args, bouncerPortArgs });
+  startUp({ dataDir, env, args, bouncerPortArgs, onSpawn: (c) => started.push(c) });
 
 async function stop(u: Up): Promise<void> {
   u.child.kill('SIGINT');

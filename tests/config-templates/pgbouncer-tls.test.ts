@@ -12,6 +12,7 @@ import {
   type BouncerClientTls,
   customTier,
   DATABASE,
+  dsn,
   render,
   renderedFile,
   renderUserlist,
@@ -216,9 +217,14 @@ describe('PgBouncer client TLS with the rendered ini and the host certificate sc
   });
 
   it('accepts the worker-style URL with sslmode=verify-full and sslrootcert', async () => {
-    const url =
-      `postgresql://${ROLES.app}:${encodeURIComponent(passwords.app)}@127.0.0.1:${port}/${APP_POOL_DB}` +
-      `?sslmode=verify-full&sslrootcert=${encodeURIComponent(path.join(tlsDir, 'pgbouncer.crt'))}`;
+    const url = dsn({
+      user: ROLES.app,
+      password: passwords.app,
+      host: '127.0.0.1',
+      port,
+      database: APP_POOL_DB,
+      params: { sslmode: 'verify-full', sslrootcert: path.join(tlsDir, 'pgbouncer.crt') },
+    });
     const c = new Client({ connectionString: url });
     await c.connect();
     try {

@@ -102,6 +102,12 @@ describe('loadIngestConfig', () => {
     expect(cfg.logLevel).toBe('warn');
     expect(cfg.tokens.map((t) => t.id)).toEqual(['desk', 'env']);
     expect(cfg.tokens[1]).toEqual({ id: 'env', sha256: hashToken('env-token-value'), tables: '*' });
+    // The Docker stack names it like every other target's token.
+    const named = loadIngestConfig({
+      file,
+      env: { POWERHOUSE_INGEST_TOKEN: 'env-token-value', POWERHOUSE_INGEST_TOKEN_ID: 'default' },
+    });
+    expect(named.tokens.map((t) => t.id)).toEqual(['desk', 'default']);
     expect(cfg.adminTokenSha256).toBe(hashToken('admin-token-value'));
     const serialized = JSON.stringify(cfg);
     expect(serialized).not.toContain('env-token-value');

@@ -7,6 +7,7 @@ import { Client } from 'pg';
 import {
   bootstrapSteps,
   customTier,
+  dsn,
   render,
   renderUserlist,
   scramVerifier,
@@ -108,7 +109,14 @@ export async function startIngestStack(): Promise<IngestStack> {
     bouncerStats: verifier(),
   });
   const superDbUrl = pg.server.superuserUrl(DATABASE);
-  const ownerUrl = `postgresql://${ROLES.owner}:${encodeURIComponent(ownerPassword)}@127.0.0.1:${pg.port}/${DATABASE}`;
+  const local = { host: '127.0.0.1' };
+  const ownerUrl = dsn({
+    ...local,
+    user: ROLES.owner,
+    password: ownerPassword,
+    port: pg.port,
+    database: DATABASE,
+  });
   const bouncer = await startTestPgBouncer({
     ini: ({ port, paths }) =>
       render(settings, {
@@ -127,8 +135,19 @@ export async function startIngestStack(): Promise<IngestStack> {
       { name: ROLES.bouncerStats, password: statsPassword },
     ]),
   });
-  const ingestUrl = `postgresql://${ROLES.ingest}:${encodeURIComponent(ingestPassword)}@127.0.0.1:${bouncer.port}/${INGEST_POOL_DB}`;
-  const consoleUrl = `postgresql://${ROLES.bouncerStats}:${encodeURIComponent(statsPassword)}@127.0.0.1:${bouncer.port}/pgbouncer`;
+  const viaBouncer = { ...local, port: bouncer.port };
+  const ingestUrl = dsn({
+    ...viaBouncer,
+    user: ROLES.ingest,
+    password: ingestPassword,
+    database: INGEST_POOL_DB,
+  });
+  const consoleUrl = dsn({
+    ...viaBouncer,
+    user: ROLES.bouncerStats,
+    password: statsPassword,
+    database: 'pgbouncer',
+  });
 
   const sql = async <T>(text: string, params: unknown[] = [], url = superDbUrl): Promise<T[]> => {
     const c = new Client({ connectionString: url });

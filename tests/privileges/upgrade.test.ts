@@ -12,6 +12,7 @@ import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import {
   customTier,
+  dsn,
   presetTier,
   render,
   renderedFile,
@@ -37,8 +38,8 @@ const FIXTURES = path.join(__dirname, '..', 'fixtures', 'upgrade');
 const fixture = (name: string) => fs.readFileSync(path.join(FIXTURES, name), 'utf8');
 afterAll(stopAllTestServers);
 
-const url = (user: string, password: string, port: number, db = 'powerhouse') =>
-  `postgresql://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/${db}`;
+const url = (user: string, password: string, port: number, database = 'powerhouse') =>
+  dsn({ user, password, host: '127.0.0.1', port, database });
 
 async function sql<T = Record<string, unknown>>(dsn: string, text: string): Promise<T[]> {
   const c = new Client({ connectionString: dsn });
