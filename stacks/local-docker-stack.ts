@@ -54,26 +54,21 @@ export function sourceHash(paths: readonly string[], root = REPO_ROOT): string {
   return h.digest('hex');
 }
 
+/** The files the worker's image (and the migrate step, the same image) is built from. */
+const WORKER_SOURCES = [
+  'Dockerfile',
+  'package.json',
+  'package-lock.json',
+  'ingest',
+  'config-templates',
+  'stacks/worker-bundle.ts',
+];
 const IMAGE_SOURCES: Record<LocalService['name'], string[]> = {
   postgres: ['Dockerfile'],
   roles: ['Dockerfile'],
   pgbouncer: ['Dockerfile'],
-  migrate: [
-    'Dockerfile',
-    'package.json',
-    'package-lock.json',
-    'ingest',
-    'config-templates',
-    'stacks/worker-bundle.ts',
-  ],
-  ingest: [
-    'Dockerfile',
-    'package.json',
-    'package-lock.json',
-    'ingest',
-    'config-templates',
-    'stacks/worker-bundle.ts',
-  ],
+  migrate: WORKER_SOURCES,
+  ingest: WORKER_SOURCES,
 };
 
 export class LocalDockerStack extends TerraformStack {

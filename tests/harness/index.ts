@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { render, renderedFile, type Settings } from '../../config-templates';
 import { freePort } from '../../stacks/local-processes/free-port';
 import { ensureOwnedDir, ensureServiceUser, type ServiceUser } from '../../stacks/local-processes/os-user';
 import {
@@ -148,6 +149,25 @@ export interface TestPgBouncer {
   paths: PgBouncerPaths;
   /** Stops (safe shutdown) and removes its temp dir. */
   stop(): Promise<void>;
+}
+
+/** render()'s pgbouncer.ini for a test PgBouncer in front of a test PostgreSQL on `pgPort` (TestPgBouncerOptions.ini). */
+export function renderedBouncerIni(settings: Settings, pgPort: number): TestPgBouncerOptions['ini'] {
+  return ({ port, paths }) =>
+    renderedFile(
+      render(settings, {
+        pgPort,
+        bouncerPort: port,
+        bouncerListen: '127.0.0.1',
+        bouncer: {
+          authFile: paths.userlistFile,
+          unixSocketDir: paths.socketDir,
+          pidFile: paths.pidFile,
+          logFile: undefined,
+        },
+      }),
+      'pgbouncer/pgbouncer.ini',
+    ).content;
 }
 
 export async function startTestPgBouncer(opts: TestPgBouncerOptions): Promise<TestPgBouncer> {

@@ -8,7 +8,6 @@ import {
   bootstrapSteps,
   customTier,
   dsn,
-  render,
   renderUserlist,
   scramVerifier,
   tune,
@@ -26,6 +25,7 @@ import {
 import { createIngestServer, type IngestServer, type IngestServerDeps } from '../../ingest/server';
 import {
   randomPassword,
+  renderedBouncerIni,
   startTestPgBouncer,
   startTestPostgres,
   type TestPgBouncer,
@@ -118,18 +118,7 @@ export async function startIngestStack(): Promise<IngestStack> {
     database: DATABASE,
   });
   const bouncer = await startTestPgBouncer({
-    ini: ({ port, paths }) =>
-      render(settings, {
-        pgPort: pg.port,
-        bouncerPort: port,
-        bouncerListen: '127.0.0.1',
-        bouncer: {
-          authFile: paths.userlistFile,
-          unixSocketDir: paths.socketDir,
-          pidFile: paths.pidFile,
-          logFile: undefined,
-        },
-      }).find((f) => f.path === 'pgbouncer/pgbouncer.ini')!.content,
+    ini: renderedBouncerIni(settings, pg.port),
     userlist: renderUserlist([
       { name: ROLES.ingest, verifier: ingestVerifier },
       { name: ROLES.bouncerStats, password: statsPassword },

@@ -3,10 +3,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { customTier, ROLES } from '../../config-templates';
+import { customTier } from '../../config-templates';
 import { startLocalStack, type LocalStack } from '../../stacks/local-processes/stack';
 import { stopAllTestServers } from '../harness';
-import { describePrivileges, type PrivilegeTarget } from './privilege-suite';
+import { describePrivileges, localStackTarget, type PrivilegeTarget } from './privilege-suite';
 
 let stack: LocalStack;
 let dataDir: string;
@@ -27,20 +27,7 @@ beforeAll(async () => {
     body: 'tm_id,source,target\n1,Hello,Hallo\n1,World,Welt\n',
   });
   expect(res.status).toBe(201);
-  const owner = new URL(stack.ownerDsn);
-  const viaBouncer = new URL(stack.appDsn);
-  viaBouncer.username = ROLES.owner;
-  viaBouncer.password = owner.password;
-  target = {
-    name: 'local process stack',
-    appDsn: stack.appDsn,
-    ingestDsn: stack.ingestDsn,
-    ownerDsn: stack.ownerDsn,
-    superuserDsn: stack.superuserUrl,
-    ownerViaBouncerDsn: stack.bouncer ? viaBouncer.toString() : undefined,
-    appStatementTimeout: '1min',
-    uploadedRows: 2,
-  };
+  target = localStackTarget(stack, 'local process stack', 2);
 }, 120_000);
 
 afterAll(async () => {

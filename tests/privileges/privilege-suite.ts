@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { ROLES } from '../../config-templates';
+import type { LocalStack } from '../../stacks/local-processes/stack';
 
 export interface PrivilegeTarget {
   readonly name: string;
@@ -22,6 +23,23 @@ export interface PrivilegeTarget {
   readonly appStatementTimeout: string;
   /** Rows an upload through the worker stored in tm_entries before the suite runs. */
   readonly uploadedRows: number;
+}
+
+/** The local process stack as a target: its own DSNs, and the owner's credentials tried against PgBouncer. */
+export function localStackTarget(stack: LocalStack, name: string, uploadedRows: number): PrivilegeTarget {
+  const viaBouncer = new URL(stack.appDsn);
+  viaBouncer.username = ROLES.owner;
+  viaBouncer.password = new URL(stack.ownerDsn).password;
+  return {
+    name,
+    appDsn: stack.appDsn,
+    ingestDsn: stack.ingestDsn,
+    ownerDsn: stack.ownerDsn,
+    superuserDsn: stack.superuserUrl,
+    ownerViaBouncerDsn: stack.bouncer ? viaBouncer.toString() : undefined,
+    appStatementTimeout: '1min',
+    uploadedRows,
+  };
 }
 
 export type Action =

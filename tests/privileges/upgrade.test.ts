@@ -10,28 +10,19 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import {
-  customTier,
-  dsn,
-  presetTier,
-  render,
-  renderedFile,
-  ROLES,
-  scramVerifier,
-  SECRET_ENV,
-  tune,
-} from '../../config-templates';
+import { customTier, dsn, presetTier, ROLES, scramVerifier, SECRET_ENV, tune } from '../../config-templates';
 import { OWNER_URL_ENV } from '../../ingest/config';
 import { dbSetupScript, rolesSql, USERLIST_SQL } from '../../stacks/database-setup';
 import { startLocalStack, type LocalStack } from '../../stacks/local-processes/stack';
 import {
   randomPassword,
+  renderedBouncerIni,
   startTestPgBouncer,
   startTestPostgres,
   stopAllTestServers,
   type TestPostgres,
 } from '../harness';
-import { describePrivileges, type PrivilegeTarget } from './privilege-suite';
+import { describePrivileges, localStackTarget, type PrivilegeTarget } from './privilege-suite';
 
 const run = promisify(execFile);
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'upgrade');
@@ -190,21 +181,7 @@ describe('a host/Docker database of the previous version', () => {
     );
     const bouncer = await startTestPgBouncer({
       userlist: fs.readFileSync(path.join(dir, 'userlist.txt'), 'utf8'),
-      ini: ({ port, paths }) =>
-        renderedFile(
-          render(settings, {
-            pgPort: pg.port,
-            bouncerPort: port,
-            bouncerListen: '127.0.0.1',
-            bouncer: {
-              authFile: paths.userlistFile,
-              unixSocketDir: paths.socketDir,
-              pidFile: paths.pidFile,
-              logFile: undefined,
-            },
-          }),
-          'pgbouncer/pgbouncer.ini',
-        ).content,
+      ini: renderedBouncerIni(settings, pg.port),
     });
     target = {
       name: 'host and Docker, upgraded from v1',
@@ -293,20 +270,7 @@ describe('a local stack data dir of the previous version', () => {
       bouncerPort: 0,
       logLevel: 'silent',
     });
-    const owner = new URL(stack.ownerDsn);
-    const viaBouncer = new URL(stack.appDsn);
-    viaBouncer.username = ROLES.owner;
-    viaBouncer.password = owner.password;
-    target = {
-      name: 'local stack, upgraded from v1',
-      appDsn: stack.appDsn,
-      ingestDsn: stack.ingestDsn,
-      ownerDsn: stack.ownerDsn,
-      superuserDsn: stack.superuserUrl,
-      ownerViaBouncerDsn: viaBouncer.toString(),
-      appStatementTimeout: '1min',
-      uploadedRows: 2000,
-    };
+    target = localStackTarget(stack, 'local stack, upgraded from v1', 2000);
   }, 180_000);
 
   afterAll(async () => {

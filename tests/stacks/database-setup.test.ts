@@ -9,17 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import {
-  APP_POOL_DB,
-  DATABASE,
-  INGEST_POOL_DB,
-  presetTier,
-  render,
-  renderedFile,
-  ROLES,
-  tune,
-} from '../../config-templates';
-import { SECRET_ENV, type SecretName } from '../../config-templates';
+import { APP_POOL_DB, DATABASE, INGEST_POOL_DB, presetTier, ROLES, tune } from '../../config-templates';
+import { ROLE_PASSWORD, SECRET_ENV, type SecretName } from '../../config-templates';
 import { hashToken, OWNER_URL_ENV, parseIngestConfig } from '../../ingest/config';
 import { createIngestServer } from '../../ingest/server';
 import { dbSetupScript, dbSetupSecrets, rolesSql, USERLIST_SQL } from '../../stacks/database-setup';
@@ -27,6 +18,7 @@ import { describeDeployment, type DeploymentTarget } from '../../stacks/deployme
 import { describePrivileges, type PrivilegeTarget } from '../privileges/privilege-suite';
 import {
   randomPassword,
+  renderedBouncerIni,
   startTestPgBouncer,
   startTestPostgres,
   stopAllTestServers,
@@ -39,15 +31,8 @@ afterAll(stopAllTestServers);
 
 const minimum = tune(presetTier('minimum'));
 const roleSettings = minimum.roles;
-type PasswordKey = 'superuser' | 'owner' | 'app' | 'ingest' | 'bouncerAdmin' | 'bouncerStats';
-const SECRET_OF: Record<PasswordKey, SecretName> = {
-  superuser: 'superuser_password',
-  owner: 'owner_password',
-  app: 'app_password',
-  ingest: 'ingest_password',
-  bouncerAdmin: 'bouncer_admin_password',
-  bouncerStats: 'bouncer_stats_password',
-};
+type PasswordKey = keyof typeof ROLE_PASSWORD;
+const SECRET_OF = ROLE_PASSWORD;
 const passwords: Record<PasswordKey, string> = {
   superuser: randomPassword(),
   owner: randomPassword(),
@@ -111,21 +96,7 @@ beforeAll(async () => {
   const settings = tune(presetTier('minimum'));
   bouncer = await startTestPgBouncer({
     userlist,
-    ini: ({ port, paths }) =>
-      renderedFile(
-        render(settings, {
-          pgPort: pg.port,
-          bouncerPort: port,
-          bouncerListen: '127.0.0.1',
-          bouncer: {
-            authFile: paths.userlistFile,
-            unixSocketDir: paths.socketDir,
-            pidFile: paths.pidFile,
-            logFile: undefined,
-          },
-        }),
-        'pgbouncer/pgbouncer.ini',
-      ).content,
+    ini: renderedBouncerIni(settings, pg.port),
   });
 
   // The deployment as a host describes it, with this test's ports and secrets.
