@@ -1,6 +1,5 @@
-// The `powerhouse` command. Each subcommand lives in cli/commands/; errors a user can fix exit 2 with one line.
+// The `powerhouse` command. Each subcommand lives in cli/commands/; usage errors exit 2 with one line.
 import { Command, CommanderError } from 'commander';
-import { TierError } from '../config-templates';
 import { planCommand } from './commands/plan';
 import { renderCommand } from './commands/render';
 import { synthCommand } from './commands/synth';
@@ -8,6 +7,7 @@ import { tuneCommand } from './commands/tune';
 import { upCommand } from './commands/up';
 import { uploadCommand } from './commands/upload';
 import { exitWithFailure } from './report-error';
+import { isUsageError } from './usage-error';
 
 export function buildProgram(): Command {
   const program = new Command('powerhouse')
@@ -29,12 +29,10 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (e) {
+    // Commander has printed its own message (or the help, exit code 0).
     if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
-    if (
-      e instanceof TierError ||
-      (e instanceof Error && /must be|needs|unknown|port number/.test(e.message))
-    ) {
-      process.stderr.write(`powerhouse: ${(e as Error).message}\n`);
+    if (isUsageError(e)) {
+      process.stderr.write(`powerhouse: ${e.message}\n`);
       process.exit(2);
     }
     // Never an unhandled rejection (Node would print the stack of an expected condition): one line, exit 1.

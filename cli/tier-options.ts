@@ -1,6 +1,6 @@
 // --tier / --cores / --ram / --disk / --users → a validated Tier. `detect` reads this machine.
 import { type Command, Option } from 'commander';
-import { DISK_KINDS, resolveTier, type Tier, TIER_NAMES } from '../config-templates';
+import { DISK_KINDS, resolveTier, type Tier, TIER_NAMES, tune } from '../config-templates';
 import { detectHardware } from '../stacks/local-tier';
 
 export interface TierFlags {
@@ -20,7 +20,12 @@ export function addTierOptions(cmd: Command, defaultTier = 'detect'): Command {
     .option('--users <n>', 'people uploading at the same moment');
 }
 
-/** --tier and its overrides; `detect` reads this machine. */
+/**
+ * --tier and its overrides; `detect` reads this machine. A tier that cannot be tuned (too little RAM for the
+ * users, say) is refused here too, as the usage error it is (TierError, exit 2), before any command starts work.
+ */
 export function tierFromFlags(f: TierFlags): Tier {
-  return resolveTier(f, detectHardware());
+  const tier = resolveTier(f, detectHardware());
+  tune(tier);
+  return tier;
 }

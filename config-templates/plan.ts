@@ -2,9 +2,11 @@
 // fits. Replaces the planning notes' "Memory Calculation", which added the raw data and 40 × 256 MB of work_mem
 // to RAM: COPY streams rows to disk (it does not hold them in memory) and uses no work_mem.
 import {
-  HETZNER_PRICES_AS_OF,
+  HETZNER_PRICES,
+  HETZNER_PRIMARY_IPV4_EUR_PER_MONTH,
   HETZNER_SERVER_TYPES,
   HETZNER_VOLUME_EUR_PER_GB_MONTH,
+  type PriceList,
   type ServerType,
 } from './hetzner';
 import type { PresetTierName, Settings } from './settings';
@@ -49,6 +51,7 @@ export interface TierFit {
   /** Why not, or what to add (a volume). */
   readonly note: string;
   readonly volumeGB: number;
+  /** Server + primary IPv4 + volume, EUR excl. VAT, at the list prices of Plan.prices. */
   readonly eurPerMonth: number;
 }
 
@@ -64,7 +67,10 @@ export interface Plan {
   readonly chosen: TierFit;
   readonly memory: readonly MemoryLine[];
   readonly candidates: readonly TierFit[];
+  /** The date of the prices (Plan.prices.asOf). */
   readonly pricesAsOf: string;
+  /** Their date, the servers they apply to, their source and what is not known about them. */
+  readonly prices: PriceList;
 }
 
 export function plan(input: PlanInput): Plan {
@@ -95,7 +101,8 @@ export function plan(input: PlanInput): Plan {
     chosen,
     memory: memoryLines(settings),
     candidates,
-    pricesAsOf: HETZNER_PRICES_AS_OF,
+    pricesAsOf: HETZNER_PRICES.asOf,
+    prices: HETZNER_PRICES,
   };
 }
 
@@ -106,6 +113,7 @@ function diskNeeded(storedGB: number, s: Settings): number {
 
 function fit(tier: PresetTierName, users: number, storedGB: number, s: Settings): TierFit {
   const server = HETZNER_SERVER_TYPES[tier];
+  const serverEur = server.eurPerMonth + HETZNER_PRIMARY_IPV4_EUR_PER_MONTH;
   const need = diskNeeded(storedGB, s);
   if (users > s.tier.users) {
     return {
@@ -114,7 +122,7 @@ function fit(tier: PresetTierName, users: number, storedGB: number, s: Settings)
       fits: false,
       note: `${users} concurrent uploaders exceed the tier's ${s.tier.users}`,
       volumeGB: 0,
-      eurPerMonth: server.eurPerMonth,
+      eurPerMonth: serverEur,
     };
   }
   const volumeGB = need > server.diskGB ? Math.ceil(need / 10) * 10 : 0;
@@ -127,7 +135,7 @@ function fit(tier: PresetTierName, users: number, storedGB: number, s: Settings)
         ? `data needs ${need.toFixed(0)} GB with headroom, more than the local ${server.diskGB} GB: attach a ${volumeGB} GB volume`
         : `fits on the local ${server.diskGB} GB NVMe`,
     volumeGB,
-    eurPerMonth: server.eurPerMonth + volumeGB * HETZNER_VOLUME_EUR_PER_GB_MONTH,
+    eurPerMonth: serverEur + volumeGB * HETZNER_VOLUME_EUR_PER_GB_MONTH,
   };
 }
 

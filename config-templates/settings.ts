@@ -94,7 +94,7 @@ export interface MemoryBudget {
   readonly workMemWorstCaseMiB: number;
   /** Sort/hash nodes (× parallel workers) one query may run at once, each up to work_mem. */
   readonly workMemFactor: number;
-  /** maintenance_work_mem × (max_parallel_maintenance_workers + 1) + autovacuum workers × autovacuum_work_mem */
+  /** maintenance_work_mem (parallel index builds share it) + autovacuum workers × autovacuum_work_mem */
   readonly maintenanceMiB: number;
   /** Per-backend private memory (catalog caches, buffers) that is not work_mem. */
   readonly backendOverheadMiB: number;

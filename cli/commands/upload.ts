@@ -4,7 +4,6 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
-import cliProgress from 'cli-progress';
 import { TM_COLUMNS, tmRows } from '../../ingest/client/tm-rows';
 import {
   fileFormat,
@@ -15,10 +14,12 @@ import {
   UploadRejectedError,
   UploadRowError,
   UploadUnavailableError,
-  type RetryInfo,
-  type UploadProgress,
   type UploadResult,
 } from '../../ingest/client';
+import { positiveInteger } from '../flag-values';
+import { counted } from '../plural';
+import { fmtBytes, fmtInt, progressReporter } from '../upload-progress';
+import { UsageError } from '../usage-error';
 
 export const EXIT = {
   ok: 0,
@@ -60,82 +61,6 @@ interface UploadFlags {
   columns?: string;
   maxAttempts: string;
   json?: boolean;
-}
-
-class UsageError extends Error {}
-
-function fmtBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
-}
-
-const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
-
-/** A progress bar on a terminal; a line every few seconds otherwise (logs, CI). Both on stderr. */
-function retryText(r: RetryInfo): string {
-  return `${r.reason}; retrying in ${(r.delayMs / 1000).toFixed(1)} s (attempt ${r.attempt + 1} of ${r.maxAttempts}, same idempotency key)`;
-}
-
-function progressReporter(total: { rows?: number; bytes?: number }): {
-  onProgress: (p: UploadProgress) => void;
-  onRetry: (r: RetryInfo) => void;
-  stop: () => void;
-} {
-  const err = process.stderr;
-  if (err.isTTY) {
-    const bar = new cliProgress.SingleBar(
-      {
-        stream: err,
-        format:
-          '{bar} {percentage}% | {rowsText} rows | {rateText} rows/s | {bytesText} | ETA {eta_formatted}{attemptText}',
-        hideCursor: true,
-        etaBuffer: 40,
-        fps: 5,
-      },
-      cliProgress.Presets.shades_classic,
-    );
-    let started = false;
-    return {
-      onProgress(p) {
-        const byFile = p.fileSize !== undefined;
-        const value = byFile ? (p.fileBytes ?? 0) : p.rows;
-        const payload = {
-          rowsText: fmtInt(p.rows),
-          rateText: fmtInt(p.rate),
-          bytesText: fmtBytes(p.bytes),
-          attemptText: p.attempt > 1 ? ` | attempt ${p.attempt}` : '',
-        };
-        if (!started) {
-          bar.start((byFile ? p.fileSize : total.rows) ?? 1, value, payload);
-          started = true;
-        } else bar.update(value, payload);
-      },
-      onRetry(r) {
-        if (started) bar.update({ attemptText: ` | ${retryText(r)}` });
-        else err.write(`${retryText(r)}\n`);
-      },
-      stop: () => started && bar.stop(),
-    };
-  }
-  let last = Date.now(); // a first line after 2 s: a quick upload prints only its summary
-  return {
-    onRetry: (r) => err.write(`${retryText(r)}\n`),
-    onProgress(p) {
-      const now = Date.now();
-      if (p.done || now - last < 2000) return;
-      last = now;
-      const of =
-        p.fileSize !== undefined
-          ? ` (${Math.floor(((p.fileBytes ?? 0) * 100) / Math.max(1, p.fileSize))}% of the file)`
-          : total.rows
-            ? ` of ${fmtInt(total.rows)}`
-            : '';
-      err.write(`uploading: ${fmtInt(p.rows)} rows${of}, ${fmtBytes(p.bytes)}, ${fmtInt(p.rate)} rows/s\n`);
-    },
-    stop: () => undefined,
-  };
 }
 
 /** "row 5, column "x": msg" -> "msg": the CLI says row, column and line itself. */
@@ -205,19 +130,13 @@ export function describeFailure(
   return { code: EXIT.unexpected, message: e instanceof Error ? e.message : String(err) };
 }
 
-function summary(r: UploadResult, what: string): string {
+/** The line on stdout after an upload (or a replay of one); the average rate over the whole upload. */
+export function summary(r: UploadResult, what: string): string {
   const rate = r.durationMs > 0 ? (r.rows * 1000) / r.durationMs : 0;
   const head = r.replayed
-    ? `already stored: ${fmtInt(r.rows)} rows of ${what} were committed by an earlier attempt with this idempotency key (nothing written again)`
-    : `uploaded ${fmtInt(r.rows)} rows (${fmtBytes(r.bytes)}) from ${what} to ${r.table} in ${(r.durationMs / 1000).toFixed(1)} s (${fmtInt(rate)} rows/s${r.attempts > 1 ? `, ${r.attempts} attempts` : ''})`;
+    ? `already stored: ${counted(r.rows, 'row')} of ${what} ${r.rows === 1 ? 'was' : 'were'} committed by an earlier attempt with this idempotency key (nothing written again)`
+    : `uploaded ${counted(r.rows, 'row')} (${fmtBytes(r.bytes)}) from ${what} to ${r.table} in ${(r.durationMs / 1000).toFixed(1)} s (${fmtInt(rate)} rows/s${r.attempts > 1 ? `, ${counted(r.attempts, 'attempt')}` : ''})`;
   return `${head}\n  upload id ${r.uploadId}, idempotency key ${r.idempotencyKey}`;
-}
-
-function positiveInt(flag: string, text: string): number {
-  const n = Number(text.replace(/_/g, ''));
-  if (!Number.isSafeInteger(n) || n < 1)
-    throw new UsageError(`--${flag} must be a whole number >= 1, got "${text}"`);
-  return n;
 }
 
 async function run(file: string | undefined, o: UploadFlags): Promise<UploadResult & { what: string }> {
@@ -229,20 +148,20 @@ async function run(file: string | undefined, o: UploadFlags): Promise<UploadResu
   if (file !== undefined && o.generate !== undefined)
     throw new UsageError('give either FILE or --generate N, not both');
   const columns = o.columns?.split(',').map((c) => c.trim());
-  const retry = { maxAttempts: positiveInt('max-attempts', o.maxAttempts) };
+  const retry = { maxAttempts: positiveInteger('max-attempts', o.maxAttempts) };
   const ac = new AbortController();
   const onSigint = () => ac.abort(new Error('SIGINT'));
   process.once('SIGINT', onSigint);
   try {
     if (o.generate !== undefined) {
-      const count = positiveInt('generate', o.generate);
-      const seed = positiveInt('seed', o.seed);
+      const count = positiveInteger('generate', o.generate);
+      const seed = positiveInteger('seed', o.seed);
       const progress = progressReporter({ rows: count });
       const rows = (function* () {
         for (const r of tmRows(seed, count)) yield [r.tmId, r.source, r.target, r.createdBy];
       })();
       try {
-        const what = `${fmtInt(count)} generated TM rows (seed ${seed})`;
+        const what = `${counted(count, 'generated TM row')} (seed ${seed})`;
         const r = await uploadRows(o.endpoint, token, o.table, rows, {
           columns: [...TM_COLUMNS],
           idempotencyKey: o.idempotencyKey,

@@ -81,10 +81,58 @@ describe('powerhouse plan', () => {
     expect(text.out).toMatch(/list prices as of \d{4}-\d{2}-\d{2}/);
   });
 
+  it("dates its prices, names their source, and says they are not confirmed as today's", () => {
+    const p = JSON.parse(powerhouse('plan', '--format', 'json').out);
+    expect(p.prices).toMatchObject({ asOf: p.pricesAsOf, appliesTo: 'new servers and rescales' });
+    expect(p.prices.source).toMatch(
+      /docs\.hetzner\.com\/general\/infrastructure-and-availability\/price-adjustment/,
+    );
+    const text = powerhouse('plan').out;
+    expect(text).toContain(`list prices as of ${p.pricesAsOf} for new servers and rescales`);
+    expect(text).toContain(`prices: ${p.prices.source}.`);
+    expect(text).toMatch(/Hetzner changed cloud prices on 2026-04-01 and again .* on 2026-06-15/);
+    expect(text).toMatch(/not confirmed as today's prices .*check hetzner\.com\/cloud/);
+    // Every candidate's price is the server's list price plus its IPv4 (no volume at 40 × 1M rows).
+    for (const c of p.candidates) expect(c.eurPerMonth).toBeCloseTo(c.server.eurPerMonth + 0.5, 2);
+  });
+
+  it('says "1 user × 1 row"', () => {
+    expect(powerhouse('plan', '--users', '1', '--rows', '1').out).toMatch(
+      /^1 user × 1 row × 200 B = 1 row$/m,
+    );
+  });
+
   it('refuses a non-positive row count', () => {
     const r = powerhouse('plan', '--rows', '0');
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--rows must be a positive number/);
+  });
+
+  it('refuses an unknown --format with exit code 2', () => {
+    const r = powerhouse('plan', '--format', 'yaml');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/Allowed choices are text, json/);
+  });
+});
+
+describe('usage errors of powerhouse up', () => {
+  it.each([
+    [['--port', '70000'], /--port must be a port number, got "70000"/],
+    [['--bouncer-port', 'x'], /--bouncer-port must be a port number, got "x"/],
+    // A tier that cannot be tuned is refused before anything starts, not as an unexpected error.
+    [['--tier', 'custom', '--cores', '2', '--ram', '2GB', '--users', '3000'], /cannot serve 3000/],
+  ])('refuses %j with exit code 2 and one line, before anything starts', (args, message) => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'powerhouse-up-usage-'));
+    try {
+      const r = powerhouse('up', '--data-dir', dataDir, ...(args as string[]));
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(message as RegExp);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+      expect(r.out).toBe('');
+      expect(fs.readdirSync(dataDir)).toEqual([]);
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -83,6 +83,35 @@ test('a CSV file: uploaded, summary on stdout, exit 0', async () => {
   ]);
 });
 
+test('one row: the summary says "1 row", singular, also when the same key replays it', async () => {
+  const file = write('single.csv', 'tm_id,source,target\n1,One,Eins\n');
+  const r = await cli([
+    file,
+    '--table',
+    'tm_entries',
+    '--endpoint',
+    s.url,
+    '--idempotency-key',
+    'cli-one-row',
+  ]);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(
+    /^uploaded 1 row \(\d+ B\) from .*single\.csv to tm_entries in [\d.]+ s \([\d,]+ rows\/s\)$/m,
+  );
+  const again = await cli([
+    file,
+    '--table',
+    'tm_entries',
+    '--endpoint',
+    s.url,
+    '--idempotency-key',
+    'cli-one-row',
+  ]);
+  expect(again.code).toBe(0);
+  expect(again.stdout).toMatch(/^already stored: 1 row of .*single\.csv was committed by an earlier attempt/);
+  expect(await count()).toBe(1);
+});
+
 test.each(['local', 'server'])(
   'a bad row (--parse %s): exit 3, the message names row, column and file line; nothing stored',
   async (parse) => {

@@ -291,6 +291,10 @@ describe('PgBouncer client TLS with the rendered ini and the host certificate sc
     }
   });
 
+  if (!isRoot())
+    console.warn(
+      'not root: the test of a TLS key PgBouncer cannot read is SKIPPED (run the tests as root, as .ci/run does)',
+    );
   (isRoot() ? it : it.skip)(
     'does not start when its user cannot read the key: the certificate must exist before PgBouncer starts',
     async () => {

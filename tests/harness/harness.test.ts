@@ -160,6 +160,10 @@ describe('data dir reuse', () => {
 });
 
 const itAsRoot = isRoot() ? it : it.skip;
+if (!isRoot())
+  console.warn(
+    'not root: the test of a data dir the unprivileged server user cannot reach is SKIPPED (run the tests as root, as .ci/run does)',
+  );
 
 itAsRoot('names the directory that keeps the unprivileged server user out', async () => {
   const { dir } = makeTestDir();
@@ -174,6 +178,8 @@ itAsRoot('names the directory that keeps the unprivileged server user out', asyn
 });
 
 const describeBouncer = findPgBouncer() ? describe : describe.skip;
+if (!findPgBouncer())
+  console.warn('pgbouncer is absent: the PgBouncer harness tests are SKIPPED (apt-get install pgbouncer)');
 
 describeBouncer('PgBouncer in front of PostgreSQL', () => {
   const appPassword = randomPassword();

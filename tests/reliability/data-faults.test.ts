@@ -233,6 +233,11 @@ const canMount =
   fs.existsSync('/proc/filesystems') &&
   fs.readFileSync('/proc/filesystems', 'utf8').includes('tmpfs');
 
+if (!canMount)
+  console.warn(
+    'cannot mount a tmpfs (needs root and tmpfs in /proc/filesystems): the disk-full test is SKIPPED (run the tests as root, as .ci/run does)',
+  );
+
 (canMount ? describe : describe.skip)('the disk fills up mid-COPY', () => {
   let mountDir: string | undefined;
 

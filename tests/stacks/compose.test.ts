@@ -11,7 +11,10 @@ import { SECRET_ENV, SECRET_NAMES, type SecretName } from '../../config-template
 import { secretLikeRuns, synth, testSecrets, type TfJson } from './synth-helpers';
 
 const hasPyYaml = spawnSync('python3', ['-c', 'import yaml'], { encoding: 'utf8' }).status === 0;
-if (!hasPyYaml) console.warn('python3 with PyYAML is absent: the compose YAML parsing checks are SKIPPED');
+if (!hasPyYaml)
+  console.warn(
+    'python3 with PyYAML is absent: the compose YAML parsing checks are SKIPPED (apt-get install python3-yaml)',
+  );
 const withYaml = hasPyYaml ? it : it.skip;
 
 const parsed = new Map<string, TfJson>();

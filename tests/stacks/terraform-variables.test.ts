@@ -11,7 +11,10 @@ import { HetznerStack } from '../../stacks/hetzner-stack';
 import { synth, testBundle, type TfJson } from './synth-helpers';
 
 const TERRAFORM = ['/usr/local/bin/terraform', '/usr/bin/terraform'].find((p) => fs.existsSync(p));
-if (!TERRAFORM) console.warn('terraform is not installed: the Terraform variable checks are SKIPPED');
+if (!TERRAFORM)
+  console.warn(
+    'terraform is not installed: the Terraform variable checks are SKIPPED (install it from HashiCorp: https://developer.hashicorp.com/terraform/install)',
+  );
 const maybe = TERRAFORM ? describe : describe.skip;
 
 const json = synth(
