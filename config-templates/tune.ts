@@ -198,8 +198,10 @@ function workMem(c: TuneContext): MbParam {
   const value = Math.min(256, Math.floor(room / (backends(c) * WORK_MEM_FACTOR)));
   if (value < 1) {
     throw new TierError(
-      `${c.hw.ramMiB} MiB of RAM cannot serve ${c.users} concurrent users: ${c.pools.maxConnections} connections leave ` +
-        `${Math.max(0, room)} MiB for queries, less than 1 MB each. Use fewer --users or more --ram.`,
+      `${c.hw.ramMiB} MiB of RAM cannot serve ${c.users} concurrent ${c.users === 1 ? 'user' : 'users'} on ` +
+        `${c.hw.cores} ${c.hw.cores === 1 ? 'core' : 'cores'}: ${c.pools.maxConnections} connections (the uploaders' ` +
+        `pool and 4 app connections per core) leave ${Math.max(0, room)} MiB for queries, less than 1 MB each. ` +
+        'Use fewer --users or --cores, or more --ram.',
     );
   }
   return mb(
