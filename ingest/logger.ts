@@ -1,6 +1,8 @@
 // pino JSON logs. Credentials are redacted by path, so a header or config object logged by mistake still
-// cannot leak a token or a database password.
+// cannot leak a token or a database password; errors go through serializeError, which never copies a
+// database connection (node-postgres attaches one, cancel key included, to some errors) or a URL's password.
 import pino, { type DestinationStream, type Level, type Logger } from 'pino';
+import { serializeError } from './error-serializer';
 
 export const REDACTED = '[redacted]';
 
@@ -30,6 +32,7 @@ export function createLogger(level: Level | 'silent', stream?: DestinationStream
       level,
       base: { service: 'powerhouse-ingest' },
       redact: { paths: REDACT_PATHS, censor: REDACTED },
+      serializers: { err: serializeError, error: serializeError },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     stream ?? pino.destination(1),

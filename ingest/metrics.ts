@@ -11,6 +11,7 @@ export interface IngestMetrics {
   readonly queueWait: Histogram;
   readonly active: Gauge;
   readonly errors: Counter<'kind'>;
+  readonly responses: Counter<'route' | 'status'>;
 }
 
 export function createMetrics(pool: Pool, opts: { defaultMetrics?: boolean } = {}): IngestMetrics {
@@ -45,13 +46,13 @@ export function createMetrics(pool: Pool, opts: { defaultMetrics?: boolean } = {
     }),
     uploads: new Counter({
       name: 'powerhouse_ingest_uploads_total',
-      help: 'Uploads finished, by HTTP status',
+      help: 'Upload requests answered (refusals before any database work included), by HTTP status; aborted: the client went away',
       labelNames: ['table', 'status'],
       registers,
     }),
     duration: new Histogram({
       name: 'powerhouse_ingest_upload_duration_seconds',
-      help: 'Upload duration from request to response',
+      help: 'Upload request duration from request to response, by outcome (committed, replayed or the error kind)',
       labelNames: ['table', 'outcome'],
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
       registers,
@@ -69,6 +70,12 @@ export function createMetrics(pool: Pool, opts: { defaultMetrics?: boolean } = {
       name: 'powerhouse_ingest_errors_total',
       help: 'Failed requests by error kind',
       labelNames: ['kind'],
+      registers,
+    }),
+    responses: new Counter({
+      name: 'powerhouse_ingest_http_responses_total',
+      help: 'Requests answered, by route and HTTP status; aborted: no response was sent (the client went away)',
+      labelNames: ['route', 'status'],
       registers,
     }),
   };

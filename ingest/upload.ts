@@ -3,6 +3,7 @@
 //   req → BodyTap (bytes, SHA-256, limit) → encoder → COPY stream → upload record → COMMIT.
 // Any failure rolls back (CopyFail first if the COPY is open) so nothing is stored and the server connection
 // goes back to the pool clean; when the connection's protocol state is unknown it is destroyed instead.
+// Where an upload is lives in one value, UploadRun.state (RunState below), changed only by UploadRun.to().
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
@@ -29,8 +30,9 @@ import {
   type CopyEncoder,
   type UploadFormat,
 } from './formats';
+import { withDeadline } from './deadline';
 import type { IngestMetrics } from './metrics';
-import type { TrackedUpload, UploadTracker } from './upload-tracker';
+import type { TrackedUpload, UploadState, UploadTracker } from './upload-tracker';
 
 /** Bound on ROLLBACK (and the failure record) after a failed upload; past it the connection is destroyed. */
 const CLEANUP_TIMEOUT_MS = 10_000;
@@ -83,26 +85,120 @@ export function runUpload(deps: UploadDeps, request: UploadRequest): Promise<Upl
   return new UploadRun(deps, request).run();
 }
 
+/**
+ * A pool connection held by one upload: returned exactly once (pg-copy-streams may report an error twice),
+ * destroyed instead when its protocol state is unknown (a reply we gave up on is still due, or it failed).
+ */
+class HeldConnection {
+  private status: 'usable' | 'unusable' | 'released' = 'usable';
+
+  constructor(
+    readonly client: PoolClient,
+    private readonly onError: (err: Error) => void,
+  ) {
+    client.on('error', this.onClientError);
+  }
+
+  private readonly onClientError = (err: Error) => {
+    this.markUnusable();
+    this.onError(err);
+  };
+
+  get held(): boolean {
+    return this.status !== 'released';
+  }
+
+  get usable(): boolean {
+    return this.status === 'usable';
+  }
+
+  markUnusable(): void {
+    if (this.status === 'usable') this.status = 'unusable';
+  }
+
+  release(): void {
+    if (this.status === 'released') return;
+    const destroy = this.status === 'unusable';
+    this.status = 'released';
+    this.client.removeListener('error', this.onClientError);
+    if (destroy) {
+      this.client.on('error', () => undefined); // it is being torn down; late socket errors are expected
+      this.client.release(new Error('connection state unknown after a failed upload'));
+    } else {
+      this.client.release();
+    }
+  }
+}
+
+/**
+ * Where an upload is; each phase holds what it needs (the connection, the COPY stream and its columns).
+ * Transitions (NEXT):
+ *   created → claimed → connected → copying → committing → committed
+ *   created → refused                    the key is running in this worker (409)
+ *   connected → committing               no rows: no COPY
+ *   connected → replaying → replayed     the key committed before: the body is hashed, nothing written
+ *   copying → copy_refused               the server ended the COPY with an error
+ *   any phase from claimed on that is not final → rolling_back → failed
+ */
+type RunState =
+  | { readonly phase: 'created' }
+  | { readonly phase: 'refused' }
+  | { readonly phase: 'claimed' }
+  /** A connection is held; BEGIN (with the key's lock and replay check) is under way or done. */
+  | { readonly phase: 'connected'; readonly conn: HeldConnection }
+  | {
+      readonly phase: 'copying' | 'copy_refused';
+      readonly conn: HeldConnection;
+      readonly copy: CopyStream;
+      readonly columns: ColumnInfo[];
+    }
+  /** COPY complete (or no rows): the upload record and COMMIT. */
+  | {
+      readonly phase: 'committing';
+      readonly conn: HeldConnection;
+      readonly rows: number;
+      readonly columns?: ColumnInfo[];
+    }
+  | { readonly phase: 'committed' }
+  | { readonly phase: 'replaying'; readonly conn: HeldConnection }
+  | { readonly phase: 'replayed' }
+  | { readonly phase: 'rolling_back' | 'failed'; readonly during: Phase };
+type Phase = RunState['phase'];
+
+const NEXT: { readonly [P in Phase]: readonly Phase[] } = {
+  created: ['claimed', 'refused'],
+  refused: [],
+  claimed: ['connected', 'rolling_back'],
+  connected: ['copying', 'committing', 'replaying', 'rolling_back'],
+  copying: ['copy_refused', 'committing', 'rolling_back'],
+  copy_refused: ['rolling_back'],
+  committing: ['committed', 'rolling_back'],
+  committed: [],
+  replaying: ['replayed', 'rolling_back'],
+  replayed: [],
+  rolling_back: ['failed'],
+  failed: [],
+};
+
+/** The state GET /v1/uploads shows, where a phase changes it (the rollback keeps the one before). */
+const SHOWN: { readonly [P in Phase]?: UploadState } = {
+  committing: 'committing',
+  committed: 'committed',
+  failed: 'failed',
+};
+
 class UploadRun {
   private readonly id = randomUUID();
   private readonly startedAt = new Date();
   private readonly t0 = performance.now();
+  /** Aborted, with the first cause of failure as its reason, when anything fails. */
   private readonly ac = new AbortController();
   private readonly log: Logger;
   private readonly tap: BodyTap;
   private readonly tracked: TrackedUpload;
   private resolveDone!: () => void;
-  private firstError: unknown;
-  private client?: PoolClient;
-  private clientBroken = false;
-  private released = false;
+  private state: RunState = { phase: 'created' };
   private encoder?: CopyEncoder;
-  private copy?: CopyStream;
-  private copyColumns?: ColumnInfo[];
-  private copyErrored = false;
-  private copyDone = false;
-  private committed = false;
-  private replaying = false;
   private idleTimer?: NodeJS.Timeout;
   /** ms from the request to a pool connection, and to BEGIN answered: the queue the user waited in. */
   private readonly waitMs = { connect: 0, begin: 0 };
@@ -130,12 +226,25 @@ class UploadRun {
     };
   }
 
+  /** Moves to the next phase; anything but a transition of NEXT is a bug in this file. */
+  private to<S extends RunState>(next: S): S {
+    if (!NEXT[this.state.phase].includes(next.phase))
+      throw new Error(`upload ${this.id}: no transition from ${this.state.phase} to ${next.phase}`);
+    this.state = next;
+    const shown = SHOWN[next.phase];
+    if (shown) this.tracked.state = shown;
+    return next;
+  }
+
   /** Records the first cause of failure and stops everything that is waiting. */
   private readonly fail = (err: unknown): void => {
-    if (this.firstError !== undefined) return;
-    this.firstError = err ?? new Error('upload failed');
-    this.ac.abort(this.firstError);
+    if (this.ac.signal.aborted) return;
+    this.ac.abort(err ?? new Error('upload failed'));
   };
+
+  private get cause(): unknown {
+    return this.ac.signal.reason;
+  }
 
   private readonly onReqError = (err: Error) =>
     this.fail(new ClientAbortedError(`client connection error: ${err.message}`));
@@ -147,28 +256,25 @@ class UploadRun {
       this.fail(new ClientAbortedError('client disconnected before the response'));
   };
   private readonly onReqEnd = () => this.stopIdleTimer();
-  private readonly onClientError = (err: Error) => {
-    this.clientBroken = true;
-    this.fail(err);
-  };
 
   async run(): Promise<UploadOutcome | null> {
     const { tracker, metrics } = this.deps;
     if (!tracker.claim(this.tracked)) {
+      this.to({ phase: 'refused' });
       this.resolveDone();
       return this.errorOutcome(httpErrors.inProgress());
     }
+    this.to({ phase: 'claimed' });
     const { req, res } = this.u;
     req.on('error', this.onReqError);
     req.on('close', this.onReqClose);
     req.on('end', this.onReqEnd);
     res.on('close', this.onResClose);
     metrics.active.inc();
-    let outcome: UploadOutcome | null;
     try {
-      outcome = await this.execute();
+      return await this.execute();
     } catch (err) {
-      outcome = await this.failed(err);
+      return await this.failed(err);
     } finally {
       this.stopIdleTimer();
       req.removeListener('close', this.onReqClose);
@@ -176,22 +282,20 @@ class UploadRun {
       res.removeListener('close', this.onResClose);
       // req keeps an 'error' listener: a reset while the server drains the rest of the body must not crash us.
       metrics.active.dec();
-      tracker.finish(this.tracked, !this.replaying);
+      // A replay wrote nothing: its status is not kept for lookups.
+      const s = this.state;
+      const replay = s.phase === 'replayed' || (s.phase === 'failed' && s.during === 'replaying');
+      tracker.finish(this.tracked, !replay);
       this.resolveDone();
     }
-    const seconds = (performance.now() - this.t0) / 1000;
-    const kind = outcome?.kind ?? 'client_aborted';
-    metrics.duration.observe({ table: this.u.table.name, outcome: kind }, seconds);
-    metrics.uploads.inc({ table: this.u.table.name, status: outcome ? String(outcome.status) : 'aborted' });
-    if (!outcome || outcome.status >= 400) metrics.errors.inc({ kind });
-    return outcome;
   }
 
   private async execute(): Promise<UploadOutcome> {
     const { pool, limits, metrics } = this.deps;
     const { table, idempotencyKey, tokenId } = this.u;
+    let client: PoolClient;
     try {
-      this.client = await pool.connect();
+      client = await pool.connect();
       this.waitMs.connect = Math.round(performance.now() - this.t0);
     } catch (err) {
       throw httpErrors.unavailable(
@@ -199,18 +303,24 @@ class UploadRun {
         limits.retryAfterSeconds,
       );
     }
-    this.client.on('error', this.onClientError);
-    const prev = await this.begin();
+    const { conn } = this.to({ phase: 'connected', conn: new HeldConnection(client, this.fail) });
+    const prev = await this.begin(conn);
     this.waitMs.begin = Math.round(performance.now() - this.t0);
     metrics.queueWait.observe(this.waitMs.begin / 1000);
-    if (prev) return await this.replay(prev);
+    if (prev) return await this.replay(conn, prev);
 
     await this.copyBody();
-    this.tracked.state = 'committing';
-    const rows = this.copy?.rowCount ?? 0;
+    const copied = this.state;
+    const { rows } = this.to({
+      phase: 'committing',
+      conn,
+      rows: copied.phase === 'copying' ? copied.copy.rowCount : 0,
+      columns: copied.phase === 'copying' ? copied.columns : undefined,
+    });
     const bytes = this.tap.bytes;
     const durationMs = Math.round(performance.now() - this.t0);
     await this.query(
+      conn,
       `INSERT INTO powerhouse.uploads (upload_id, token_id, table_name, idempotency_key, status, rows, bytes, body_sha256,
                                        started_at, finished_at, duration_ms)
        VALUES ($1, $2, $3, $4, 'committed', $5, $6, $7, $8, clock_timestamp(), $9)`,
@@ -225,12 +335,11 @@ class UploadRun {
         this.startedAt,
         durationMs,
       ],
-      false,
+      { abortable: false },
     );
-    await this.query('COMMIT', undefined, false);
-    this.committed = true;
-    this.release(false);
-    this.tracked.state = 'committed';
+    await this.query(conn, 'COMMIT', undefined, { abortable: false });
+    conn.release();
+    this.to({ phase: 'committed' });
     this.tracked.rows = () => rows;
     metrics.rows.inc({ table: table.name }, rows);
     metrics.bytes.inc({ table: table.name }, bytes);
@@ -250,39 +359,40 @@ class UploadRun {
    * not read before this returns. Values go in as escaped literals (simple queries take no parameters).
    * Returns the committed upload of the same key, if there is one.
    */
-  private async begin(): Promise<UploadRecordRow | undefined> {
+  private async begin(conn: HeldConnection): Promise<UploadRecordRow | undefined> {
     const { table, idempotencyKey, tokenId } = this.u;
-    const waitMs = this.deps.serverWaitMs ?? SERVER_WAIT_MS;
+    const timeoutMs = this.deps.serverWaitMs ?? SERVER_WAIT_MS;
     if (idempotencyKey === undefined) {
-      await this.query('BEGIN', undefined, true, waitMs);
+      await this.query(conn, 'BEGIN', undefined, { timeoutMs });
       return undefined;
     }
     const lockKey = JSON.stringify(['powerhouse.upload', tokenId, table.name, idempotencyKey]);
     // Transaction-scoped lock: held until COMMIT/ROLLBACK, so a second worker sees the key as in progress.
     const results = (await this.query(
+      conn,
       `BEGIN;
        SELECT pg_try_advisory_xact_lock(hashtextextended(${escapeLiteral(lockKey)}, 0)) AS ok;
        SELECT upload_id, rows, bytes, body_sha256, duration_ms FROM powerhouse.uploads
         WHERE token_id = ${escapeLiteral(tokenId)} AND table_name = ${escapeLiteral(table.name)}
           AND idempotency_key = ${escapeLiteral(idempotencyKey)} AND status = 'committed'`,
       undefined,
-      true,
-      waitMs,
+      { timeoutMs },
     )) as unknown as [QueryResult, QueryResult<{ ok: boolean }>, QueryResult<UploadRecordRow>];
     if (!results[1].rows[0].ok) throw httpErrors.inProgress();
     return results[2].rows[0];
   }
 
   /** The key already committed: nothing is written; the body is read only to compare its SHA-256. */
-  private async replay(prev: UploadRecordRow): Promise<UploadOutcome> {
-    this.replaying = true;
-    await this.query('ROLLBACK');
-    this.release(false);
+  private async replay(conn: HeldConnection, prev: UploadRecordRow): Promise<UploadOutcome> {
+    this.to({ phase: 'replaying', conn });
+    await this.query(conn, 'ROLLBACK');
+    conn.release();
     this.startIdleTimer();
     this.u.req.pipe(this.tap);
     const discard = new Writable({ write: (_c, _e, cb) => cb() });
     await pipeline(this.tap, discard, { signal: this.ac.signal });
     if (!this.tap.digest().equals(prev.body_sha256)) throw httpErrors.keyReused();
+    this.to({ phase: 'replayed' });
     const body = {
       uploadId: prev.upload_id,
       table: this.u.table.name,
@@ -315,42 +425,44 @@ class UploadRun {
     await pipeline(this.tap, encoder.transform, (source: AsyncIterable<Buffer>) => this.feedCopy(source), {
       signal: this.ac.signal,
     });
-    this.copyDone = true;
   }
 
   /** The pipeline's sink: opens the COPY once the encoder knows the columns, writes with backpressure. */
   private async feedCopy(source: AsyncIterable<Buffer>): Promise<void> {
     for await (const chunk of source) {
-      const copy = this.copy ?? (await this.openCopy());
-      if (this.copyErrored) throw this.firstError;
+      const s = this.state.phase === 'connected' ? await this.openCopy() : this.state;
+      // The server ended the COPY (copy_refused), or the upload is failing: the cause is the signal's reason.
+      if (s.phase !== 'copying') throw this.cause;
       // One chunk in flight at a time: pg-copy-streams then never batches (_writev) behind a dead connection.
-      if (!copy.write(chunk)) await this.waitFor(copy, 'drain');
+      if (!s.copy.write(chunk)) await this.waitFor(s.copy, 'drain');
     }
-    if (!this.copy) return; // no rows encoded: nothing to COPY
-    const copy = this.copy;
-    const finished = this.waitFor(copy, 'finish'); // 'finish' = CommandComplete and ReadyForQuery received
-    copy.end();
+    const s = this.state;
+    if (s.phase === 'connected') return; // no rows encoded: nothing to COPY
+    if (s.phase !== 'copying') throw this.cause;
+    const finished = this.waitFor(s.copy, 'finish'); // 'finish' = CommandComplete and ReadyForQuery received
+    s.copy.end();
     await finished;
   }
 
-  private async openCopy(): Promise<CopyStream> {
+  private async openCopy(): Promise<RunState> {
     const encoder = this.encoder!;
     const columns = await encoder.columns;
-    if (this.firstError !== undefined) throw this.firstError; // do not start a COPY only to cancel it
-    this.copyColumns = columns;
+    const s = this.state;
+    // Do not start a COPY only to cancel it.
+    if (this.ac.signal.aborted || s.phase !== 'connected') throw this.cause;
     const sql = copyStatement(
       { schema: this.u.table.schema, name: this.u.table.table },
       columns,
       encoder.copyFormat,
     );
-    const copy = this.client!.query(copyFrom(sql));
+    const copy = s.conn.client.query(copyFrom(sql));
     // Kept for the stream's lifetime: pg-copy-streams may emit 'error' more than once.
     copy.on('error', (err: Error) => {
-      this.copyErrored = true;
+      const now = this.state;
+      if (now.phase === 'copying' && now.copy === copy) this.to({ ...now, phase: 'copy_refused' });
       this.fail(err);
     });
-    this.copy = copy;
-    return copy;
+    return this.to({ phase: 'copying', conn: s.conn, copy, columns });
   }
 
   private waitFor(stream: NodeJS.EventEmitter, event: string): Promise<void> {
@@ -371,79 +483,65 @@ class UploadRun {
   }
 
   /**
-   * A query on the upload's connection. Abortable ones give up on abort (or after timeoutMs) and mark the
-   * connection unusable, since its reply is still due.
+   * A query on the upload's connection. Abortable ones (the default) give up on abort (or after timeoutMs)
+   * and mark the connection unusable, since its reply is still due.
    */
   private query<R extends QueryResultRow = QueryResultRow>(
+    conn: HeldConnection,
     sql: string,
     params?: unknown[],
-    abortable = true,
-    timeoutMs?: number,
+    opts: { abortable?: boolean; timeoutMs?: number } = {},
   ): Promise<QueryResult<R>> {
+    const { abortable = true, timeoutMs } = opts;
     const signal = this.ac.signal;
     if (abortable && signal.aborted) return Promise.reject(signal.reason);
-    const pending = this.client!.query<R>(sql, params);
+    const pending = conn.client.query<R>(sql, params);
     if (!abortable) return pending;
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const giveUp = (reason: unknown) => {
-        this.clientBroken = true;
-        pending.catch(() => undefined);
-        reject(reason);
-      };
-      const onAbort = () => giveUp(signal.reason);
-      const settle = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          signal.removeEventListener('abort', onAbort);
-          giveUp(new DatabaseWaitError(`no database server connection within ${timeoutMs} ms`));
-        }, timeoutMs);
-      }
-      pending.then(
-        (r) => {
-          settle();
-          resolve(r);
-        },
-        (e) => {
-          settle();
-          reject(e);
-        },
-      );
-    });
+    const giveUp = () => conn.markUnusable();
+    return withDeadline(
+      pending,
+      timeoutMs,
+      () => {
+        giveUp();
+        throw new DatabaseWaitError(`no database server connection within ${timeoutMs} ms`);
+      },
+      { signal, onAbort: giveUp },
+    );
   }
 
   private async failed(err: unknown): Promise<UploadOutcome | null> {
     this.fail(err);
-    const cause = this.firstError;
+    const cause = this.cause;
     this.stopIdleTimer();
     this.u.req.unpipe(this.tap);
-    // End an open COPY with CopyFail so the server leaves COPY mode; not when it already ended it (sending on
-    // a stream whose connection pg-copy-streams has dropped throws).
-    if (this.copy && !this.copyDone && !this.copyErrored) {
+    const s = this.state;
+    const conn = 'conn' in s ? s.conn : undefined;
+    // End an open COPY with CopyFail so the server leaves COPY mode; not when it already ended it
+    // (copy_refused: sending on a stream whose connection pg-copy-streams has dropped throws).
+    if (s.phase === 'copying') {
       try {
-        this.copy.destroy(cause instanceof Error ? cause : new Error(String(cause)));
+        s.copy.destroy(cause instanceof Error ? cause : new Error(String(cause)));
       } catch (e) {
         this.log.warn({ err: e }, 'could not send CopyFail; the connection will be destroyed');
-        this.clientBroken = true;
+        s.conn.markUnusable();
       }
     }
-    const response = this.mapError(cause);
-    if (this.client && !this.released) {
-      let clean = !this.clientBroken && !isConnectionError(cause);
-      if (clean && !this.committed) clean = await this.cleanup('ROLLBACK');
-      if (clean && response?.kind !== 'upload_in_progress' && !this.replaying) {
+    const response = this.mapError(cause, 'columns' in s ? s.columns : undefined);
+    this.to({ phase: 'rolling_back', during: s.phase });
+    if (conn?.held) {
+      let clean = conn.usable && !isConnectionError(cause);
+      if (clean) clean = await this.cleanup(conn, 'ROLLBACK');
+      if (clean && response?.kind !== 'upload_in_progress' && s.phase !== 'replaying') {
         await this.recordFailure(
+          conn,
           response?.body ?? { error: 'client_aborted', message: (cause as Error).message },
         );
       }
-      this.release(!clean);
+      if (!clean) conn.markUnusable();
+      conn.release();
     }
-    this.tracked.state = 'failed';
     this.tracked.error = response?.body ?? { error: 'client_aborted' };
+    this.to({ phase: 'failed', during: s.phase });
     const logFields = {
       err: cause,
       status: response?.status,
@@ -455,14 +553,14 @@ class UploadRun {
     return response;
   }
 
-  private mapError(cause: unknown): UploadOutcome | null {
+  private mapError(cause: unknown, columns: ColumnInfo[] | undefined): UploadOutcome | null {
     if (cause instanceof ClientAbortedError) return null;
     const err =
       (cause as { constraint?: string })?.constraint === 'uploads_committed_key_idx'
         ? httpErrors.inProgress()
         : uploadErrorResponse(cause, {
             format: this.u.format,
-            columns: this.copyColumns,
+            columns,
             maxBodyBytes: this.deps.limits.maxBodyBytes,
             retryAfterSeconds: this.deps.limits.retryAfterSeconds,
           });
@@ -474,26 +572,23 @@ class UploadRun {
   }
 
   /** Runs a statement on the upload's connection with a bound; false when it failed or took too long. */
-  private async cleanup(sql: string, params?: unknown[]): Promise<boolean> {
-    const pending = this.client!.query(sql, params);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>(
-      (resolve) => (timer = setTimeout(() => resolve(false), CLEANUP_TIMEOUT_MS)),
-    );
+  private async cleanup(conn: HeldConnection, sql: string, params?: unknown[]): Promise<boolean> {
     try {
-      return await Promise.race([pending.then(() => true), timeout]);
+      return await withDeadline(
+        conn.client.query(sql, params).then(() => true),
+        CLEANUP_TIMEOUT_MS,
+        () => false,
+      );
     } catch (err) {
       this.log.warn({ err }, `${sql.split(/\s/)[0]} after a failed upload did not succeed`);
       return false;
-    } finally {
-      clearTimeout(timer);
-      pending.catch(() => undefined);
     }
   }
 
   /** Best effort, after the rollback: lets GET /v1/uploads find a failed upload after this process is gone. */
-  private async recordFailure(error: Record<string, unknown>): Promise<void> {
+  private async recordFailure(conn: HeldConnection, error: Record<string, unknown>): Promise<void> {
     const ok = await this.cleanup(
+      conn,
       `INSERT INTO powerhouse.uploads (upload_id, token_id, table_name, idempotency_key, status, rows, bytes, error,
                                        started_at, finished_at, duration_ms)
        VALUES ($1, $2, $3, $4, 'failed', 0, $5, $6, $7, clock_timestamp(), $8)`,
@@ -509,20 +604,6 @@ class UploadRun {
       ],
     );
     if (!ok) this.log.warn('could not record the failed upload');
-  }
-
-  /** Returns the connection exactly once; destroys it when its protocol state is unknown. */
-  private release(destroy: boolean): void {
-    if (this.released || !this.client) return;
-    this.released = true;
-    const client = this.client;
-    client.removeListener('error', this.onClientError);
-    if (destroy) {
-      client.on('error', () => undefined); // it is being torn down; late socket errors are expected
-      client.release(new Error('connection state unknown after a failed upload'));
-    } else {
-      client.release();
-    }
   }
 
   private startIdleTimer(): void {

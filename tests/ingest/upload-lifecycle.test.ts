@@ -694,6 +694,152 @@ describe('operations', () => {
     expect(after.text).toMatch(/^powerhouse_ingest_bytes_total\{table="file_rows"\} \d+$/m);
   });
 
+  it('/metrics counts every answer: each upload status (refusals before any database work, the in-process 409 and a vanished client included) and every route', async () => {
+    // Its own worker (its own registry): the counts start at zero. Two upload slots, a small body limit.
+    const w = await stack.startWorker({
+      limits: { maxConcurrentUploads: 2, maxConcurrentUploadsPerToken: 2, dbPoolSize: 3, maxBodyBytes: 1000 },
+    });
+    const metrics = async () => {
+      const text = (await request(w.url, '/metrics', { method: 'GET' })).text;
+      const m = new Map<string, number>();
+      for (const line of text.split('\n')) {
+        const i = line.lastIndexOf(' ');
+        if (line && !line.startsWith('#')) m.set(line.slice(0, i), Number(line.slice(i + 1)));
+      }
+      return m;
+    };
+    try {
+      const rows = ndjsonRows(85, 1, 3);
+      const get = (path: string, token?: string) => request(w.url, path, { method: 'GET', token });
+      expect((await upload(w.url, 'file_rows', 'ndjson', rows, { key: 'count-1' })).status).toBe(201);
+      expect((await upload(w.url, 'file_rows', 'ndjson', rows, { key: 'count-1' })).status).toBe(200);
+      expect((await upload(w.url, 'file_rows', 'ndjson', rows + rows, { key: 'count-1' })).status).toBe(422);
+      expect((await upload(w.url, 'file_rows', 'ndjson', '{x}\n')).status).toBe(400);
+      expect((await upload(w.url, 'file_rows', 'ndjson', rows, { columns: '' })).status).toBe(400);
+      expect((await upload(w.url, 'file_rows', 'ndjson', rows, { token: 'nope' })).status).toBe(401);
+      expect((await upload(w.url, 'file_rows', 'ndjson', rows, { token: TOKENS.tmOnly })).status).toBe(403);
+      expect((await upload(w.url, 'no_such_table', 'ndjson', rows)).status).toBe(404);
+      const asText = { token: TOKENS.writer, contentType: 'text/plain', body: rows };
+      expect((await request(w.url, '/v1/tables/file_rows/uploads', asText)).status).toBe(415);
+      const big = 'x'.repeat(2000);
+      expect(
+        (await upload(w.url, 'file_rows', 'ndjson', big, { headers: { 'Content-Length': '2000' } })).status,
+      ).toBe(413);
+      expect((await get('/v1/tables/file_rows/uploads', TOKENS.writer)).status).toBe(405);
+
+      // Two uploads hold both slots: the same key again is the in-process 409, a third upload is a 503.
+      const first = await holdUpload(w.url, 'file_rows', 'count-held-1', ndjsonRows(86, 1, 2));
+      expect((await upload(w.url, 'file_rows', 'ndjson', rows, { key: 'count-held-1' })).status).toBe(409);
+      const second = await holdUpload(w.url, 'file_rows', 'count-held-2', ndjsonRows(87, 1, 2), TOKENS.other);
+      expect((await upload(w.url, 'file_rows', 'ndjson', rows)).status).toBe(503);
+      // One client goes away mid-body; the other finishes.
+      second.held.response.catch(() => undefined);
+      second.held.req.destroy();
+      first.held.req.end(ndjsonRows(86, 3, 4));
+      expect((await first.held.response).status).toBe(201);
+
+      expect((await get('/healthz')).status).toBe(200);
+      expect((await get('/readyz')).status).toBe(200);
+      expect((await get('/v1/tables/file_rows', TOKENS.writer)).status).toBe(200);
+      expect((await get('/v1/uploads/not-a-uuid', TOKENS.writer)).status).toBe(404);
+      expect((await get('/v1/uploads', TOKENS.writer)).status).toBe(400);
+      expect((await get('/v1/admin/pgbouncer')).status).toBe(401);
+      expect((await get('/nope')).status).toBe(404);
+
+      const m = await eventually(async () => {
+        const now = await metrics();
+        return now.get('powerhouse_ingest_uploads_total{table="file_rows",status="aborted"}') === 1
+          ? now
+          : undefined;
+      });
+      const uploads = (table: string, status: string) =>
+        m.get(`powerhouse_ingest_uploads_total{table="${table}",status="${status}"}`);
+      expect(
+        Object.fromEntries(
+          ['201', '200', '422', '400', '401', '403', '415', '413', '409', '503'].map((s) => [
+            s,
+            uploads('file_rows', s),
+          ]),
+        ),
+      ).toEqual({ 201: 2, 200: 1, 422: 1, 400: 2, 401: 1, 403: 1, 415: 1, 413: 1, 409: 1, 503: 1 });
+      expect(uploads('', '404')).toBe(1); // not an allowlisted name: no table label
+      const outcomes = {
+        committed: 2,
+        replayed: 1,
+        idempotency_key_reused: 1,
+        bad_row: 1,
+        bad_request: 1,
+        unauthorized: 1,
+        forbidden: 1,
+        unsupported_media_type: 1,
+        too_large: 1,
+        upload_in_progress: 1,
+        unavailable: 1,
+        client_aborted: 1,
+      };
+      for (const [outcome, n] of Object.entries(outcomes))
+        expect([
+          outcome,
+          m.get(`powerhouse_ingest_upload_duration_seconds_count{table="file_rows",outcome="${outcome}"}`),
+        ]).toEqual([outcome, n]);
+      const errors = (kind: string) => m.get(`powerhouse_ingest_errors_total{kind="${kind}"}`);
+      expect({
+        upload_in_progress: errors('upload_in_progress'),
+        unavailable: errors('unavailable'),
+        client_aborted: errors('client_aborted'),
+        bad_request: errors('bad_request'), // ?columns= and the lookup without a key
+        unknown_table: errors('unknown_table'),
+        unknown_upload: errors('unknown_upload'),
+        method_not_allowed: errors('method_not_allowed'),
+        unauthorized: errors('unauthorized'), // the upload and the admin route
+        not_found: errors('not_found'),
+      }).toEqual({
+        upload_in_progress: 1,
+        unavailable: 1,
+        client_aborted: 1,
+        bad_request: 2,
+        unknown_table: 1,
+        unknown_upload: 1,
+        method_not_allowed: 1,
+        unauthorized: 2,
+        not_found: 1,
+      });
+      const responses = (route: string, status: string) =>
+        m.get(`powerhouse_ingest_http_responses_total{route="${route}",status="${status}"}`);
+      expect({
+        'upload 201': responses('upload', '201'),
+        'upload 409': responses('upload', '409'),
+        'upload 405': responses('upload', '405'),
+        'upload aborted': responses('upload', 'aborted'),
+        healthz: responses('healthz', '200'),
+        readyz: responses('readyz', '200'),
+        describe: responses('describe', '200'),
+        'upload_status 404': responses('upload_status', '404'),
+        'upload_lookup 400': responses('upload_lookup', '400'),
+        'admin_pgbouncer 401': responses('admin_pgbouncer', '401'),
+        'other 404': responses('other', '404'),
+      }).toEqual({
+        'upload 201': 2,
+        'upload 409': 1,
+        'upload 405': 1,
+        'upload aborted': 1,
+        healthz: 1,
+        readyz: 1,
+        describe: 1,
+        'upload_status 404': 1,
+        'upload_lookup 400': 1,
+        'admin_pgbouncer 401': 1,
+        'other 404': 1,
+      });
+      expect(responses('upload_lookup', '200')).toBeGreaterThan(0); // holdUpload's polling
+      // A scrape is counted once it has been answered: the next one shows it.
+      const scrapes = 'powerhouse_ingest_http_responses_total{route="metrics",status="200"}';
+      expect((await metrics()).get(scrapes)).toBe((m.get(scrapes) ?? 0) + 1);
+    } finally {
+      await w.close();
+    }
+  });
+
   it('opens its upload connections before it listens, uses them without new logins, and reopens them after PgBouncer drops them', async () => {
     // Client connections of workers' upload pools, as PgBouncer sees them (the ops pool has another name).
     const uploadClients = async () => {

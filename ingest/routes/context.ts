@@ -1,0 +1,91 @@
+// What every route handler works with: the worker's pools, limits, metrics and in-memory state, and the
+// checks several routes share (token, table).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Pool } from 'pg';
+import type { Logger } from 'pino';
+import { canWrite, type AuthToken, type TokenVerifier } from '../auth';
+import type { CatalogTable } from '../catalog';
+import type { IngestConfig, IngestLimits } from '../config';
+import { httpErrors } from '../errors';
+import type { IngestMetrics } from '../metrics';
+import type { UploadSlots } from '../upload-slots';
+import type { UploadTracker } from '../upload-tracker';
+
+/** What reload() and close() change while the worker runs; read by every request. */
+export interface WorkerState {
+  auth: TokenVerifier;
+  tables: IngestConfig['tables'];
+  /** Allowlisted tables by client-facing name. */
+  catalog: Map<string, CatalogTable>;
+  closing: boolean;
+}
+
+export interface RouteContext {
+  readonly config: IngestConfig;
+  readonly limits: IngestLimits;
+  readonly log: Logger;
+  /** The upload pool: one connection per running upload. */
+  readonly pool: Pool;
+  /** Lookups, readiness and the catalog, apart from the uploads' connections. */
+  readonly opsPool: Pool;
+  readonly metrics: IngestMetrics;
+  readonly tracker: UploadTracker;
+  readonly slots: UploadSlots;
+  /** How long an upload or lookup waits for a database server connection before a 503. */
+  readonly serverWaitMs: number;
+  readonly state: WorkerState;
+}
+
+/** Route names: the `route` label of the responses metric. */
+export type RouteName =
+  | 'upload'
+  | 'describe'
+  | 'upload_status'
+  | 'upload_lookup'
+  | 'healthz'
+  | 'readyz'
+  | 'metrics'
+  | 'admin_pgbouncer'
+  | 'other';
+
+/** What the access-log line and the responses metric need to know about a request. */
+export interface RequestInfo {
+  route: RouteName;
+  /** The upload's id, once an upload ran. */
+  uploadId?: string;
+}
+
+/** One request, as a route handler sees it. */
+export interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly url: URL;
+  readonly info: RequestInfo;
+}
+
+export const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function authenticate(ctx: RouteContext, req: IncomingMessage): AuthToken {
+  const token = ctx.state.auth.authenticate(req.headers.authorization);
+  if (!token) throw httpErrors.unauthorized();
+  return token;
+}
+
+/** Allowlisted table the token may write: 401, then 404 (allowlist only), then 403. */
+export function tableFor(
+  ctx: RouteContext,
+  req: IncomingMessage,
+  encodedName: string,
+): { token: AuthToken; table: CatalogTable } {
+  const token = authenticate(ctx, req);
+  let name: string;
+  try {
+    name = decodeURIComponent(encodedName);
+  } catch {
+    throw httpErrors.unknownTable();
+  }
+  const table = ctx.state.catalog.get(name);
+  if (!table) throw httpErrors.unknownTable();
+  if (!canWrite(token, name)) throw httpErrors.forbidden();
+  return { token, table };
+}

@@ -1,0 +1,18 @@
+// GET /v1/tables/{table}: the writable columns of an allowlisted table.
+import { tableFor, type Exchange, type RouteContext } from './context';
+import { sendJson } from './respond';
+
+export function handleDescribe(ctx: RouteContext, x: Exchange, encodedName: string): void {
+  const { table } = tableFor(ctx, x.req, encodedName);
+  sendJson(ctx, x.res, 200, {
+    table: table.name,
+    columns: table.writable.map((c) => ({
+      name: c.name,
+      type: c.type,
+      // The base type's oid (domains resolved): lets a client pick the binary encoder for a domain column.
+      typeOid: c.typeOid,
+      nullable: c.nullable,
+      hasDefault: c.hasDefault,
+    })),
+  });
+}
