@@ -87,7 +87,8 @@ export function observe(
 
 /**
  * Seconds until `total` at the smoothed rate, or undefined while that would be a guess: no total, too early
- * (etaAfterMs, etaAfterSamples), no progress, or everything counted already (the rest is the server's).
+ * (etaAfterMs, etaAfterSamples), no progress (or too little to finish in finite time), or everything counted
+ * already (the rest is the server's).
  */
 export function etaSeconds(
   e: Estimate,
@@ -99,7 +100,9 @@ export function etaSeconds(
   if (e.samples < o.etaAfterSamples || e.lastMs - e.startMs < o.etaAfterMs) return undefined;
   const remaining = total - e.lastValue;
   if (!(remaining > 0)) return undefined;
-  return remaining / e.rate;
+  // A rate that rounds to nothing (a stalled upload) gives no ETA rather than an infinite one.
+  const eta = remaining / e.rate;
+  return Number.isFinite(eta) ? eta : undefined;
 }
 
 /** "< 1 s", "45 s", "3 min 05 s", "2 h 07 min". */
