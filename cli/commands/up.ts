@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { DEFAULT_PORTS, ROLES, type Tier } from '../../config-templates';
+import { MEDIA_TYPES } from '../../ingest/formats/content-type';
 import { ActionableError } from '../../stacks/local-processes/actionable-error';
 import { localDataDir } from '../../stacks/local-processes/data-dir';
 import { portIsFree } from '../../stacks/local-processes/free-port';
@@ -151,7 +152,7 @@ async function serve(
   out(`  printf 'tm_id,source,target\\n1,Hello,Hallo\\n1,World,Welt\\n' | \\`);
   out(`    curl -sS -X POST ${base}/v1/tables/tm_entries/uploads \\`);
   out(`      -H "Authorization: Bearer ${envToken ? '$POWERHOUSE_INGEST_TOKEN' : stack.token}" \\`);
-  out(`      -H 'Content-Type: text/csv' -H "Idempotency-Key: $(date +%s)" --data-binary @-`);
+  out(`      -H 'Content-Type: ${MEDIA_TYPES.csv}' -H "Idempotency-Key: $(date +%s)" --data-binary @-`);
   out(`  psql "${stack.appDsn}" -c 'select count(*) from tm_entries'`);
   out('');
   out('Ctrl-C stops everything.');

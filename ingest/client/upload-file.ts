@@ -1,9 +1,11 @@
 // uploadFile: a CSV, TSV or NDJSON file -> one streamed upload. By default CSV and NDJSON are parsed and
-// encoded to binary COPY here, with the worker's own readers (createCopyEncoder), so the worker only checks
-// framing; TSV is already PostgreSQL's text COPY format and goes as it is. Every attempt re-opens the file.
+// encoded here with the worker's own readers (createCopyEncoder): binary COPY, or text COPY when the table has
+// a column whose input PostgreSQL itself must read (dates and times in CSV), so the worker only checks framing;
+// TSV is already PostgreSQL's text COPY format and goes as it is. Every attempt re-opens the file.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ColumnInfo } from '../formats/columns';
+import { MEDIA_TYPES } from '../formats/content-type';
 import { createCopyEncoder } from '../formats/copy-encoder';
 import { BadRequestError, LimitError, RowError } from '../formats/errors';
 import { reiterableSource } from './body-source';
@@ -44,13 +46,6 @@ export interface UploadFileOptions extends UploadCallOptions {
   /** Size of the body chunks (default 128 KiB). */
   chunkBytes?: number;
 }
-
-const CONTENT_TYPE: Record<FileFormat | 'pgcopy', string> = {
-  csv: 'text/csv',
-  tsv: 'text/tab-separated-values',
-  ndjson: 'application/x-ndjson',
-  pgcopy: 'application/x-pgcopy',
-};
 
 /** The file's format from `explicit` or its extension; TypeError when neither says. */
 export function fileFormat(file: string, explicit?: string): FileFormat {
@@ -161,7 +156,7 @@ export async function uploadFile(
           endpoint,
           token,
           table,
-          contentType: CONTENT_TYPE[format],
+          contentType: MEDIA_TYPES[format],
           columns: options.columns,
           headers: { 'Content-Length': String(stat.size) },
           fileSize: stat.size,
@@ -205,7 +200,7 @@ export async function uploadFile(
         endpoint,
         token,
         table,
-        contentType: CONTENT_TYPE[first.copyFormat() === 'binary' ? 'pgcopy' : 'tsv'],
+        contentType: MEDIA_TYPES[first.copyFormat() === 'binary' ? 'pgcopy' : 'tsv'],
         columns: columns.map((c) => c.name),
         fileSize: stat.size,
         source,

@@ -2,6 +2,7 @@
 // object-mode stream) -> binary COPY encoded here, with the worker's own encoder -> one streamed upload.
 import { Readable } from 'node:stream';
 import type { ColumnInfo } from '../formats/columns';
+import { MEDIA_TYPES } from '../formats/content-type';
 import { RowError } from '../formats/errors';
 import { binaryCopySupported, PgCopyRowEncoder } from '../formats/pgcopy-encoder';
 import { OneShotSource, reiterableSource, SpooledSource, type BodySource } from './body-source';
@@ -263,7 +264,7 @@ export async function uploadRows(
           ? new SpooledSource(chunks, await BodySpool.create(options.spoolDir))
           : new OneShotSource(chunks);
     }
-    const contentType = binary ? 'application/x-pgcopy' : 'application/x-ndjson';
+    const contentType = binary ? MEDIA_TYPES.pgcopy : MEDIA_TYPES.ndjson;
     return await sendUpload({ endpoint, token, table, contentType, columns: names, source }, opts, t0);
   } finally {
     if (!source) closeRows(opened);

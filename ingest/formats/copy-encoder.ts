@@ -9,6 +9,7 @@ import { type ColumnInfo, resolveColumns, selectWritable } from './columns';
 import { hasBinaryEncoder } from './column-types';
 import type { UploadFormat } from './content-type';
 import { CsvReader } from './csv-reader';
+import { binaryUnder } from './field-codecs';
 import { NdjsonReader } from './ndjson-reader';
 import { PgcopyFramer } from './pgcopy-framer';
 import type { FormatReader, ReaderContext } from './reader-context';
@@ -21,8 +22,9 @@ export interface CopyEncoderOptions {
   /** ?columns=a,b,c; else the CSV/TSV header line, the first NDJSON object's keys, or (pgcopy) all writable columns. */
   requestedColumns?: string[];
   /**
-   * Largest field accepted (413 above): decoded bytes for NDJSON strings and CSV fields, JSON text for
-   * json/jsonb values, the length word for pgcopy, escaped length minus backslashes for TSV.
+   * Largest field accepted (413 above), measured as the value will be stored: decoded bytes for NDJSON
+   * strings, CSV fields (unquoted) and TSV fields (unescaped as PostgreSQL does), JSON text for NDJSON
+   * json/jsonb values, the length word for pgcopy.
    */
   maxFieldBytes: number;
   /** Output is pushed in chunks of at least this many bytes (passthrough: input pieces >= 16 KiB as they are). */
@@ -33,7 +35,10 @@ export interface CopyEncoderOptions {
 
 export interface CopyEncoder {
   transform: Transform;
-  /** 'text' for TSV and whenever a target column has no binary encoder; final once `columns` resolved. */
+  /**
+   * 'text' for TSV, and whenever a target column has no binary encoder (CSV: none for date/time types,
+   * whose input PostgreSQL parses); final once `columns` resolved.
+   */
   readonly copyFormat: 'binary' | 'text';
   columns: Promise<ColumnInfo[]>;
   rowsSeen(): number;
@@ -134,6 +139,8 @@ export function createCopyEncoder(opts: CopyEncoderOptions): CopyEncoder {
       columnsKnown(cols) {
         if (opts.format === 'tsv') copyFormat = 'text';
         else if (opts.format === 'pgcopy') copyFormat = 'binary';
+        else if (opts.format === 'csv')
+          copyFormat = cols.every((c) => binaryUnder(c, 'postgres')) ? 'binary' : 'text';
         else copyFormat = cols.every(hasBinaryEncoder) ? 'binary' : 'text';
         known = true;
         resolveColumnsPromise(cols);

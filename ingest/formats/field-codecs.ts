@@ -1,7 +1,14 @@
 // Per-column field writers: a value given as UTF-8 text bytes src[s, e) becomes one COPY field, either
 // binary (int32 length + wire bytes) or text format (escaped, no delimiter). Readers guarantee the bytes
-// are valid UTF-8 without NUL; the writers check the value's syntax for the type and throw FieldError.
-// In text COPY the typed values are written in canonical form, so both COPY formats store the same thing.
+// are valid UTF-8 without NUL. Two rule sets:
+//  - 'json' (NDJSON, the SDK): the writers check the value's syntax with the worker's own parsers and throw
+//    FieldError; in text COPY the typed values are written in canonical form, so both COPY formats store
+//    the same thing;
+//  - 'postgres' (CSV): PostgreSQL's own input rules. Binary only for the types whose input function the
+//    worker reproduces exactly (integers, floats, bool, uuid; text and json/jsonb go as text for the
+//    server's recv function to check); in text COPY every value is passed as it is, escaped, to the input
+//    function. date/timestamp/timestamptz have no 'postgres' binary writer: their input depends on DateStyle
+//    and TimeZone, so a CSV upload with such a column is text COPY and the server parses them.
 import type { ColumnInfo } from './columns';
 import { TypeKind, isArrayType, typeKind } from './column-types';
 import { CopyWriter } from './copy-writer';
@@ -17,8 +24,8 @@ import * as datetimes from './pg-datetime';
 // call per field.
 const { validateJson } = jsonScanner;
 const { parseBool } = bools;
-const { parseFloat4, parseFloat8 } = floats;
-const { parseInteger } = integers;
+const { parseFloat4, parseFloat8, parsePgFloat4, parsePgFloat8 } = floats;
+const { parseInteger, parsePgInteger } = integers;
 const { parseUuidInto } = uuids;
 const { formatDate, formatTimestamp, parseDate, parseTimestamp } = datetimes;
 
@@ -184,6 +191,66 @@ const TEXT: Record<TypeKind, FieldWriter> = {
   [TypeKind.Other]: txtRaw,
 };
 
+// --- PostgreSQL's input rules (CSV) -------------------------------------------------------------------
+
+const pgInt2: FieldWriter = (w, src, s, e) => {
+  const v = parsePgInteger(src, s, e, 2) as number;
+  w.ensure(6);
+  w.int32(2);
+  w.int16(v);
+};
+
+const pgInt4: FieldWriter = (w, src, s, e) => {
+  const v = parsePgInteger(src, s, e, 4) as number;
+  w.ensure(8);
+  w.int32(4);
+  w.int32(v);
+};
+
+const pgInt8: FieldWriter = (w, src, s, e) => {
+  const v = parsePgInteger(src, s, e, 8);
+  w.ensure(12);
+  w.int32(8);
+  if (typeof v === 'number') w.int64(v);
+  else w.bigint64(v);
+};
+
+const pgFloat4: FieldWriter = (w, src, s, e) => {
+  const v = parsePgFloat4(ascii(src, s, e));
+  w.ensure(8);
+  w.int32(4);
+  w.float32(v);
+};
+
+const pgFloat8: FieldWriter = (w, src, s, e) => {
+  const v = parsePgFloat8(ascii(src, s, e));
+  w.ensure(12);
+  w.int32(8);
+  w.float64(v);
+};
+
+/** PostgreSQL rules, binary COPY: only where the worker's parser is the server's input function exactly. */
+const PG_BINARY: Partial<Record<TypeKind, FieldWriter>> = {
+  [TypeKind.Text]: binText,
+  [TypeKind.Int2]: pgInt2,
+  [TypeKind.Int4]: pgInt4,
+  [TypeKind.Int8]: pgInt8,
+  [TypeKind.Float4]: pgFloat4,
+  [TypeKind.Float8]: pgFloat8,
+  [TypeKind.Bool]: binBool,
+  [TypeKind.Uuid]: binUuid,
+  // json_recv / jsonb_recv parse the text exactly as json_in / jsonb_in do.
+  [TypeKind.Json]: binText,
+  [TypeKind.Jsonb]: binJsonbValidated,
+};
+
+export type ValueRules = 'json' | 'postgres';
+
+/** Whether a column can go to binary COPY under the given value rules. */
+export function binaryUnder(col: { type: string; typeOid: number }, rules: ValueRules): boolean {
+  return (rules === 'postgres' ? PG_BINARY : BINARY)[typeKind(col)] !== undefined;
+}
+
 export interface FieldCodec {
   readonly column: ColumnInfo;
   readonly kind: TypeKind;
@@ -196,10 +263,21 @@ export function binaryFieldWriter(kind: TypeKind): FieldWriter | undefined {
   return BINARY[kind];
 }
 
-export function fieldCodecs(columns: readonly ColumnInfo[], copyFormat: 'binary' | 'text'): FieldCodec[] {
+export function fieldCodecs(
+  columns: readonly ColumnInfo[],
+  copyFormat: 'binary' | 'text',
+  rules: ValueRules = 'json',
+): FieldCodec[] {
   return columns.map((column) => {
     const kind = typeKind(column);
-    const write = copyFormat === 'binary' ? BINARY[kind] : TEXT[kind];
+    const write =
+      rules === 'postgres'
+        ? copyFormat === 'binary'
+          ? PG_BINARY[kind]
+          : txtRaw
+        : copyFormat === 'binary'
+          ? BINARY[kind]
+          : TEXT[kind];
     if (!write)
       throw new FieldError(`column ${JSON.stringify(column.name)} (${column.type}) has no binary encoder`);
     return { column, kind, isArray: isArrayType(column), write };

@@ -1,5 +1,6 @@
-// Exact integers from text bytes. JS doubles hold integers exactly only up to 2^53, so int8 beyond that
-// goes through BigInt; the common short case never allocates.
+// Exact integers from text bytes, by PostgreSQL's rules (CSV) or the JSON-friendly ones (NDJSON, the SDK).
+// JS doubles hold integers exactly only up to 2^53, so int8 beyond that goes through BigInt; the common short
+// case never allocates.
 import { FieldError, quoteForMessage } from './errors';
 
 export type IntWidth = 2 | 4 | 8;
@@ -28,9 +29,10 @@ function outOfRange(shown: string, width: IntWidth): FieldError {
 }
 
 /**
- * PostgreSQL's decimal integer syntax (optional surrounding whitespace and sign, digits) plus the forms
- * JSON writers produce for whole numbers (1.0, 1e3, 1.5e1) when the value is integral. Returns a number
- * whenever it is exact (|v| <= 2^53), else a bigint (int8 only).
+ * The NDJSON/SDK rules: decimal integers (optional surrounding whitespace and sign, digits) plus the forms
+ * JSON writers produce for whole numbers (1.0, 1e3, 1.5e1) when the value is integral; no radix prefixes,
+ * no underscores. CSV follows PostgreSQL instead (parsePgInteger). Returns a number whenever it is exact
+ * (|v| <= 2^53), else a bigint (int8 only).
  */
 export function parseInteger(src: Uint8Array, s: number, e: number, width: IntWidth): number | bigint {
   while (s < e && isSpaceByte(src[s])) s++;
@@ -57,6 +59,98 @@ export function parseInteger(src: Uint8Array, s: number, e: number, width: IntWi
     return v;
   }
   return parseIntegerSlow(text(src, s, e), width);
+}
+
+/**
+ * PostgreSQL 16's integer input (pg_strtoint16/32/64), the rules for CSV fields: optional surrounding
+ * whitespace, an optional sign, then decimal digits, or `0x`/`0o`/`0b` (any case) followed by hex, octal or
+ * binary digits; an underscore may stand between two digits (and, after a radix prefix, before the first).
+ * Nothing else: no `1.0`, no `1e3`. Returns a number whenever it is exact (|v| <= 2^53), else a bigint (int8).
+ */
+export function parsePgInteger(src: Uint8Array, s: number, e: number, width: IntWidth): number | bigint {
+  while (s < e && isSpaceByte(src[s])) s++;
+  while (e > s && isSpaceByte(src[e - 1])) e--;
+  let i = s;
+  let neg = false;
+  if (i < e && (src[i] === 0x2d || src[i] === 0x2b)) {
+    neg = src[i] === 0x2d;
+    i++;
+  }
+  const digitsStart = i;
+  let v = 0;
+  while (i < e) {
+    const d = src[i] - 0x30;
+    if (d < 0 || d > 9) break;
+    v = v * 10 + d;
+    i++;
+  }
+  const n = i - digitsStart;
+  if (i === e && n > 0 && n <= 15) {
+    if (neg) v = v === 0 ? 0 : -v;
+    const [lo, hi] = LIMITS[width];
+    if (v < lo || v > hi) throw outOfRange(text(src, s, e), width);
+    return v;
+  }
+  return parsePgIntegerSlow(src, s, e, width);
+}
+
+/** The value of digit byte c in base, or -1. */
+function digitIn(c: number, base: number): number {
+  let d: number;
+  if (c >= 0x30 && c <= 0x39) d = c - 0x30;
+  else if ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66) d = (c | 0x20) - 0x57;
+  else return -1;
+  return d < base ? d : -1;
+}
+
+/** Digits that can still fit an int8, per base (more significant digits are out of range for any width). */
+const MAX_DIGITS: Record<number, number> = { 2: 64, 8: 22, 10: 19, 16: 16 };
+
+function parsePgIntegerSlow(src: Uint8Array, s: number, e: number, width: IntWidth): number | bigint {
+  const shownText = (): string => text(src, s, e);
+  const invalid = (): FieldError => {
+    const str = shownText();
+    return new FieldError(
+      str === '' ? 'empty value is not an integer' : `not an integer: ${quoteForMessage(str)}`,
+    );
+  };
+  let i = s;
+  let neg = false;
+  if (i < e && (src[i] === 0x2d || src[i] === 0x2b)) {
+    neg = src[i] === 0x2d;
+    i++;
+  }
+  let base = 10;
+  if (i + 1 < e && src[i] === 0x30) {
+    const p = src[i + 1] | 0x20;
+    base = p === 0x78 ? 16 : p === 0x6f ? 8 : p === 0x62 ? 2 : 10;
+    if (base !== 10) i += 2;
+  }
+  const first = i;
+  let digits = '';
+  let any = false;
+  for (; i < e; i++) {
+    const c = src[i];
+    if (digitIn(c, base) >= 0) {
+      any = true;
+      // Leading zeros say nothing; the rest is bounded so that no huge BigInt is ever built.
+      if (digits === '' && c === 0x30) continue;
+      digits += String.fromCharCode(c);
+      if (digits.length > MAX_DIGITS[base]) throw outOfRange(shownText(), width);
+      continue;
+    }
+    // An underscore separates two digits; in decimal it may not come first.
+    if (c === 0x5f && !(base === 10 && i === first) && i + 1 < e && digitIn(src[i + 1], base) >= 0) continue;
+    throw invalid();
+  }
+  if (!any) throw invalid();
+  if (digits === '') return 0;
+  const prefix = base === 16 ? '0x' : base === 8 ? '0o' : base === 2 ? '0b' : '';
+  let big = BigInt(prefix + digits);
+  if (neg) big = -big;
+  const [lo, hi] = width === 8 ? [INT8_MIN, INT8_MAX] : [BigInt(LIMITS[width][0]), BigInt(LIMITS[width][1])];
+  if (big < lo || big > hi) throw outOfRange(shownText(), width);
+  return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
 }
 
 const SCIENTIFIC = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;

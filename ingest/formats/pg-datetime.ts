@@ -1,6 +1,7 @@
 // date / timestamp / timestamptz from ISO 8601 text, to PostgreSQL's binary values (days, microseconds
-// since 2000-01-01). Deliberately narrower than PostgreSQL's input: only ISO forms (no DateStyle-dependent
-// 01/02/2024), years 0001-9999, and
+// since 2000-01-01), for NDJSON and the SDK (CSV passes these types to PostgreSQL's own input functions).
+// Deliberately narrower than PostgreSQL's input: only ISO forms (no DateStyle-dependent 01/02/2024), years
+// 0001-9999, and
 //  - timestamptz must carry an offset (Z, +HH, +HHMM, +HH:MM): without one the session TimeZone of whichever
 //    server connection COPY runs on would silently decide what instant was meant;
 //  - timestamp (without time zone) must not carry one: PostgreSQL would silently drop it.
@@ -128,8 +129,9 @@ export function parseTimestamp(src: Uint8Array, s: number, e: number, withZone: 
         }
       }
     }
-    // Like PostgreSQL: 24:00:00 is the end of the day, second 60 is a leap second rolling over.
-    if (mi > 59 || sec > 60 || h > 24 || (h === 24 && (mi > 0 || sec > 0 || micros > 0))) {
+    // Like PostgreSQL: second 60 rolls over into the next minute (12:34:60.5 is 12:35:00.5) and 24:00:00 is
+    // the end of the day, but no time of day may lie beyond it (23:59:60.5, 24:00:00.5 are refused).
+    if (mi > 59 || sec > 60 || (h * 3600 + mi * 60 + sec) * 1e6 + micros > 86400e6) {
       throw new FieldError(`no such time of day in ${label} ${shown(src, s, e)}`);
     }
     secs = h * 3600 + mi * 60 + sec;

@@ -2,7 +2,7 @@
 // re-encode rows (NDJSON, CSV).
 import type { ColumnInfo, ColumnSelection } from './columns';
 import { CopyWriter } from './copy-writer';
-import { fieldCodecs } from './field-codecs';
+import { fieldCodecs, type ValueRules } from './field-codecs';
 import { PGCOPY_HEADER } from './pgcopy-encoder';
 import { RowWriter } from './row-writer';
 
@@ -33,14 +33,18 @@ export class EncodedOutput {
   rows!: RowWriter;
   private binary = false;
 
-  constructor(private readonly ctx: ReaderContext) {
+  constructor(
+    private readonly ctx: ReaderContext,
+    /** Whose input rules the values follow: the worker's JSON-friendly ones, or PostgreSQL's (CSV). */
+    private readonly rules: ValueRules = 'json',
+  ) {
     this.w = new CopyWriter(ctx.chunkBytes);
   }
 
   start(columns: ColumnInfo[]): void {
     const format = this.ctx.columnsKnown(columns);
     this.binary = format === 'binary';
-    this.rows = new RowWriter(this.w, fieldCodecs(columns, format), format);
+    this.rows = new RowWriter(this.w, fieldCodecs(columns, format, this.rules), format);
     if (this.binary) {
       this.w.ensure(PGCOPY_HEADER.length);
       this.w.copyFrom(PGCOPY_HEADER, 0, PGCOPY_HEADER.length);

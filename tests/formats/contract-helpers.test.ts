@@ -1,6 +1,7 @@
 // Content types, column resolution, COPY statement quoting and mapping PostgreSQL's COPY errors to rows.
 import {
   BadRequestError,
+  MEDIA_TYPES,
   RowError,
   copyStatement,
   formatFromContentType,
@@ -32,6 +33,13 @@ describe('formatFromContentType', () => {
     'text/csv; junk',
   ])('%j -> null', (ct) => {
     expect(formatFromContentType(ct)).toBeNull();
+  });
+  it('reads back every media type of the one table the worker, the SDK and the CLI use', () => {
+    for (const [format, type] of Object.entries(MEDIA_TYPES)) {
+      expect(formatFromContentType(type)).toBe(format);
+      expect(formatFromContentType(`${type.toUpperCase()}; charset=utf-8`)).toBe(format);
+    }
+    expect(Object.keys(MEDIA_TYPES).sort()).toEqual(['csv', 'ndjson', 'pgcopy', 'tsv']);
   });
 });
 

@@ -1,8 +1,16 @@
-// The hand-written CSV parser against csv-parse (the reference implementation) on random CSV, in random
-// chunkings: the same records (with NULL vs "" kept apart), or both refuse the input.
+// The hand-written CSV parser against csv-parse (the reference implementation) on random well-formed CSV,
+// and against an independent reading of PostgreSQL's CSV rules (helpers/pg-csv.ts) on random damaged CSV,
+// in random chunkings: the same records (with NULL vs "" kept apart), or both refuse the input.
 import fc from 'fast-check';
 import { parse } from 'csv-parse/sync';
-import { CSV_DOUBLED, CSV_QUOTED, CsvParser, CsvSyntaxError } from '../../ingest/formats/csv-parser';
+import {
+  CSV_DOUBLED,
+  CSV_MIXED,
+  CSV_QUOTED,
+  CsvParser,
+  CsvSyntaxError,
+} from '../../ingest/formats/csv-parser';
+import { pgCsvRecords } from './helpers/pg-csv';
 import { splitRandom } from './helpers/run-encoder';
 
 type Rec = (string | null)[];
@@ -17,7 +25,9 @@ function ours(input: Buffer, seed: number): Rec[] | 'error' {
           if (flags[k] === 0 && s[k] === e[k]) rec.push(null);
           else {
             let v = Buffer.from(src[k].subarray(s[k], e[k])).toString('utf8');
-            if (flags[k] & CSV_DOUBLED) v = v.replace(/""/g, '"');
+            if (flags[k] & CSV_MIXED)
+              v = v.replace(/"((?:[^"]|"")*)"/g, (_m, q: string) => q.replace(/""/g, '"'));
+            else if (flags[k] & CSV_DOUBLED) v = v.replace(/""/g, '"');
             expect(flags[k] & CSV_QUOTED ? true : !v.includes('"')).toBe(true);
             rec.push(v);
           }
@@ -80,21 +90,49 @@ describe('CsvParser vs csv-parse', () => {
     );
   });
 
-  it('accepts and refuses the same damaged CSV (property)', () => {
+  it('accepts and refuses the same damaged CSV as PostgreSQL would (property)', () => {
     fc.assert(
       fc.property(
         fc.array(fc.array(nullOrField, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 5 }),
         fc.nat(),
-        fc.constantFrom('"', ',', '\n', 'x', '""'),
+        fc.constantFrom('"', ',', '\n', '\r', '\r\n', 'x', '""'),
         fc.nat(),
         (records, at, insert, seed) => {
           const text = records.map((r) => r.join(',')).join('\n') + '\n';
           const i = at % (text.length + 1);
           const input = Buffer.from(text.slice(0, i) + insert + text.slice(i));
-          expect(ours(input, seed)).toEqual(reference(input));
+          expect(ours(input, seed)).toEqual(pgCsvRecords(input.toString('utf8')));
         },
       ),
       { numRuns: 2000 },
     );
   });
+});
+
+describe('CsvParser: PostgreSQL quoting and line ends', () => {
+  it.each([
+    ['"a"b\n', [['ab']]],
+    ['a"b"c\n', [['abc']]],
+    ['"a"b"c"\n', [['abc']]],
+    ['a""b,x\n', [['ab', 'x']]],
+    [' "a" ,x\n', [[' a ', 'x']]],
+    ['a"b,c"d,e\n', [['ab,cd', 'e']]],
+    ['"a""b"c\n', [['a"bc']]],
+    ['x"\n"\n', [['x\n']]],
+    ['a\r\nb\r\n', [['a'], ['b']]],
+    ['a\rb\r', [['a'], ['b']]],
+    ['a\nb', [['a'], ['b']]],
+    ['"a\rb"\n"c\r\nd"\n', [['a\rb'], ['c\r\nd']]],
+  ])('%j -> %j', (text, want) => {
+    for (const seed of [1, 2, 3]) expect(ours(Buffer.from(text), seed)).toEqual(want);
+    expect(pgCsvRecords(text)).toEqual(want);
+  });
+
+  it.each(['a\nb\r\n', 'a\r\nb\n', 'a\r\nb\r', 'a\rb\n', 'a\rb\r\n', 'a\nb\r', 'a"b\n', '"a\n'])(
+    '%j is refused',
+    (text) => {
+      for (const seed of [1, 2, 3]) expect(ours(Buffer.from(text), seed)).toBe('error');
+      expect(pgCsvRecords(text)).toBe('error');
+    },
+  );
 });

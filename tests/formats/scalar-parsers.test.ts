@@ -3,13 +3,14 @@
 import fc from 'fast-check';
 import { FieldError } from '../../ingest/formats/errors';
 import { parseBool } from '../../ingest/formats/parse-bool';
-import { parseFloat4, parseFloat8 } from '../../ingest/formats/parse-float';
-import { integerFromValue, parseInteger } from '../../ingest/formats/parse-integer';
+import { parseFloat4, parseFloat8, parsePgFloat4, parsePgFloat8 } from '../../ingest/formats/parse-float';
+import { integerFromValue, parseInteger, parsePgInteger } from '../../ingest/formats/parse-integer';
 import { parseUuidInto } from '../../ingest/formats/parse-uuid';
 import { formatDate, formatTimestamp, parseDate, parseTimestamp } from '../../ingest/formats/pg-datetime';
 
 const b = (s: string): Buffer => Buffer.from(s, 'utf8');
 const int = (s: string, w: 2 | 4 | 8): number | bigint => parseInteger(b(s), 0, b(s).length, w);
+const pgInt = (s: string, w: 2 | 4 | 8): number | bigint => parsePgInteger(b(s), 0, b(s).length, w);
 const ts = (s: string, tz: boolean): number | bigint => parseTimestamp(b(s), 0, b(s).length, tz);
 const date = (s: string): number => parseDate(b(s), 0, b(s).length);
 
@@ -67,6 +68,112 @@ describe('parseInteger', () => {
     expect(integerFromValue(2n ** 62n, 8)).toBe(2n ** 62n);
     expect(() => integerFromValue(1.5, 4)).toThrow(/not an integer/);
     expect(() => integerFromValue(70000, 2)).toThrow(/out of range for int2/);
+  });
+});
+
+describe('parsePgInteger (PostgreSQL 16 int2in/int4in/int8in, for CSV)', () => {
+  it.each([
+    ['0', 4, 0],
+    ['-0', 4, 0],
+    [' +42\t', 4, 42],
+    ['0x1F', 4, 31],
+    ['-0X1f', 4, -31],
+    ['0o17', 4, 15],
+    ['0b101', 4, 5],
+    ['1_000', 4, 1000],
+    ['0x_ff', 4, 255],
+    ['0_1', 4, 1],
+    ['007', 2, 7],
+    ['-32768', 2, -32768],
+    ['-0x80000000', 4, -2147483648],
+    ['0x7FFFFFFFFFFFFFFF', 8, 9223372036854775807n],
+    ['-0x8000000000000000', 8, -9223372036854775808n],
+    ['0b' + '1'.repeat(53), 8, 2 ** 53 - 1],
+    ['000000000000000000000000000042', 8, 42],
+  ] as const)('%j as int%d = %p', (s, w, want) => {
+    expect(pgInt(s, w)).toBe(want);
+  });
+
+  it.each([
+    ['', 4, /empty value/],
+    ['1.0', 4, /not an integer: "1.0"/],
+    ['1e3', 4, /not an integer/],
+    ['.0', 4, /not an integer/],
+    ['1.', 4, /not an integer/],
+    ['1__0', 4, /not an integer/],
+    ['_1', 4, /not an integer/],
+    ['1_', 4, /not an integer/],
+    ['0x', 4, /not an integer/],
+    ['0b2', 4, /not an integer/],
+    ['- 1', 4, /not an integer/],
+    ['0x80000000', 4, /out of range for int4/],
+    ['32768', 2, /out of range for int2/],
+    ['0x8000000000000000', 8, /out of range for int8/],
+    ['1' + '0'.repeat(100000), 8, /out of range for int8/],
+  ] as const)('%j as int%d is refused', (s, w, msg) => {
+    expect(() => pgInt(s, w)).toThrow(FieldError);
+    expect(() => pgInt(s, w)).toThrow(msg);
+  });
+
+  it('is exact for every int8, in every radix (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+        fc.constantFrom(2, 8, 10, 16),
+        (v, radix) => {
+          const prefix = { 2: '0b', 8: '0o', 10: '', 16: '0x' }[radix];
+          const text = `${v < 0n ? '-' : ''}${prefix}${(v < 0n ? -v : v).toString(radix)}`;
+          expect(BigInt(pgInt(text, 8))).toBe(v);
+        },
+      ),
+    );
+  });
+});
+
+describe('parsePgFloat4/8 (PostgreSQL float4in/float8in with glibc strtod, for CSV)', () => {
+  it.each([
+    ['0x1p3', 8],
+    ['0x1.8p1', 3],
+    ['-0X.8', -0.5],
+    ['0x10', 16],
+    ['0x1P-1074', 5e-324],
+    ['0x1.fffffffffffffp1023', 1.7976931348623157e308],
+    ['0x1.00000000000008p0', 1], // a tie: to even
+    ['0x1.00000000000018p0', 1.0000000000000004],
+    ['0x0p99999', 0],
+    [' 1e5\n', 100000],
+    ['inf', Infinity],
+    ['-INFINITY', -Infinity],
+  ])('float8 %j', (s, want) => {
+    expect(parsePgFloat8(s)).toBe(want);
+  });
+
+  it.each(['nan', '-nan', 'NaN', 'nan()', 'nan(a_1)'])('float8 %j is NaN', (s) => {
+    expect(parsePgFloat8(s)).toBeNaN();
+  });
+
+  it.each(['0x1p1024', '0x1p-1076', '0x1.fffffffffffff8p1023', '1e309', '1e-400'])(
+    'float8 %j is out of range',
+    (s) => {
+      expect(() => parsePgFloat8(s)).toThrow(/out of range for float8/);
+    },
+  );
+
+  it.each(['0x', '0x1p', '0x.p1', '0x1_0', 'nan(', 'nan(-)', 'infinit', '1e', '1_0', ''])(
+    'float8 refuses %j',
+    (s) => {
+      expect(() => parsePgFloat8(s)).toThrow(/not a number/);
+    },
+  );
+
+  it('float4 rounds hexadecimal once, with subnormals and overflow as strtof', () => {
+    expect(parsePgFloat4('0x1.000001p0')).toBe(1); // a tie: to even
+    expect(parsePgFloat4('0x1.0000018p0')).toBe(Math.fround(1 + 2 ** -23));
+    expect(parsePgFloat4('0x1.8p-150')).toBe(2 ** -149);
+    expect(parsePgFloat4('0x1.fffffep127')).toBe(3.4028234663852886e38);
+    expect(() => parsePgFloat4('0x1.ffffffp127')).toThrow(/out of range for float4/);
+    expect(() => parsePgFloat4('0x1p-150')).toThrow(/out of range for float4/);
+    expect(parsePgFloat4('1.00000005960464477539062500000000000000001')).toBe(1 + 2 ** -23);
   });
 });
 
@@ -213,6 +320,11 @@ describe('dates and timestamps', () => {
   it('handles 24:00, leap seconds and PostgreSQL rounding of > 6 fractional digits', () => {
     expect(ts('2000-01-01T24:00:00Z', true)).toBe(86400e6);
     expect(ts('2000-01-01T23:59:60Z', true)).toBe(86400e6);
+    expect(ts('2000-01-01T12:34:60.5Z', true)).toBe((12 * 3600 + 35 * 60) * 1e6 + 500000);
+    expect(ts('2000-01-01T23:59:59.9999999Z', true)).toBe(86400e6);
+    // PostgreSQL allows no time of day beyond 24:00:00.
+    for (const late of ['23:59:60.5', '24:00:00.5', '23:59:60.9999999', '24:00:01', '24:01'])
+      expect(() => ts(`2000-01-01T${late}Z`, true)).toThrow(/no such time of day/);
     expect(ts('2000-01-01T00:00:00.1234564Z', true)).toBe(123456);
     // 0.1234565 * 1e6 is exactly 123456.5 as a double; rint() ties to even (the PG round trip checks this too).
     expect(ts('2000-01-01T00:00:00.1234565Z', true)).toBe(123456);

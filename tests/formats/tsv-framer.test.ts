@@ -1,7 +1,8 @@
 // TSV (COPY text format) passthrough: bytes forwarded unchanged, framing checked with rows and columns.
 import { BadRequestError, LimitError, RowError } from '../../ingest/formats';
 import { TM_COLUMNS } from './helpers/columns';
-import { runEncoder, splitEvery } from './helpers/run-encoder';
+import fc from 'fast-check';
+import { runEncoder, splitEvery, splitRandom } from './helpers/run-encoder';
 
 const tsv = (extra = {}) => ({ format: 'tsv' as const, tableColumns: TM_COLUMNS, ...extra });
 const HEADER = 'tm_id\tsource\ttarget\n';
@@ -34,7 +35,7 @@ describe('TSV framer', () => {
     for (const n of r.chunkSizes.slice(0, -1)) expect(n).toBeGreaterThanOrEqual(8192);
   });
 
-  it('accepts CRLF consistently (header included), a last line without newline, and \\. at the end', async () => {
+  it('accepts CRLF consistently (header included), a last line without newline, and \\. with its line end', async () => {
     const r1 = await runEncoder(tsv(), [Buffer.from('tm_id\tsource\ttarget\r\n1\ta\tb\r\n2\tc\td')]);
     expect(r1.error).toBeUndefined();
     expect(r1.output.toString()).toBe('1\ta\tb\r\n2\tc\td');
@@ -43,9 +44,34 @@ describe('TSV framer', () => {
     expect(r2.error).toBeUndefined();
     expect(r2.output.toString()).toBe('1\ta\tb\n');
     expect(r2.rows).toBe(1);
-    const r3 = await runEncoder(tsv(), splitEvery(Buffer.from(`${HEADER}1\ta\tb\n\\.`), 1));
+    const r3 = await runEncoder(tsv(), splitEvery(Buffer.from(`${HEADER}1\ta\tb\n\\.\n`), 1));
     expect(r3.error).toBeUndefined();
     expect(r3.output.toString()).toBe('1\ta\tb\n');
+  });
+
+  it('accepts CR line ends (set by the header line), also split across chunks, and refuses a mix', async () => {
+    const body = Buffer.from('tm_id\tsource\ttarget\r1\ta\\\rb\tc\r2\td\te\r\\.\r');
+    for (const chunks of [[body], splitEvery(body, 1), splitEvery(body, 2)]) {
+      const r = await runEncoder(tsv(), chunks);
+      expect(r.error).toBeUndefined();
+      expect(r.rows).toBe(2);
+      expect(r.output.toString()).toBe('1\ta\\\rb\tc\r2\td\te\r');
+    }
+    const mixed = await runEncoder(tsv(), [Buffer.from('tm_id\tsource\ttarget\r1\ta\tb\r\n')]);
+    expect(mixed.error).toMatchObject({ row: 2 });
+    expect(mixed.error!.message).toMatch(/line feed inside data/);
+    const atEnd = await runEncoder(tsv(), [Buffer.from('tm_id\tsource\ttarget\r1\ta\tb\r')]);
+    expect(atEnd.error).toBeUndefined();
+    expect(atEnd.rows).toBe(1);
+  });
+
+  it('refuses \\. without its line end at the end of the body, as PostgreSQL does', async () => {
+    for (const body of [`${HEADER}1\ta\tb\n\\.`, `tm_id\tsource\ttarget\r\n1\ta\tb\r\n\\.\r`]) {
+      const r = await runEncoder(tsv(), splitEvery(Buffer.from(body), 1));
+      expect(r.error).toBeInstanceOf(RowError);
+      expect(r.error).toMatchObject({ row: 2 });
+      expect(r.error!.message).toMatch(/must be followed by its line end/);
+    }
   });
 
   it.each([
@@ -91,17 +117,92 @@ describe('TSV framer', () => {
     expect(r.error!.message).toMatch(msg);
   });
 
-  it('decodes escapes in header names', async () => {
-    const cols = [{ ...TM_COLUMNS[0], name: 'a\tb' }, TM_COLUMNS[1]];
-    const r = await runEncoder({ format: 'tsv', tableColumns: cols }, [Buffer.from('a\\tb\tsource\n1\tx\n')]);
-    expect(r.columns!.map((c) => c.name)).toEqual(['a\tb', 'source']);
+  it('decodes escapes in header names as PostgreSQL decodes values', async () => {
+    const cols = [{ ...TM_COLUMNS[0], name: 'a\tb' }, TM_COLUMNS[1], { ...TM_COLUMNS[2], name: 'xNé\u000b' }];
+    const r = await runEncoder({ format: 'tsv', tableColumns: cols }, [
+      Buffer.from('a\\tb\t\\163\\x6fu\\x72ce\tx\\N\\303\\251\\v\n1\tx\ty\n'),
+    ]);
+    expect(r.error).toBeUndefined();
+    expect(r.columns!.map((c) => c.name)).toEqual(['a\tb', 'source', 'xNé\u000b']);
+    const bad = await runEncoder({ format: 'tsv', tableColumns: cols }, [Buffer.from('a\\tb\t\\377\n')]);
+    expect(bad.error).toBeInstanceOf(BadRequestError);
+    expect(bad.error!.message).toMatch(/column 2 is not valid UTF-8/);
   });
 
-  it('measures field size without the escaping backslashes (413 above maxFieldBytes)', async () => {
-    const ok = await runEncoder(tsv({ maxFieldBytes: 4 }), [Buffer.from(`${HEADER}1\t\\t\\t\\t\\t\tb\n`)]);
-    expect(ok.error).toBeUndefined();
-    const big = await runEncoder(tsv({ maxFieldBytes: 4 }), [Buffer.from(`${HEADER}1\tabcde\tb\n`)]);
-    expect(big.error).toBeInstanceOf(LimitError);
-    expect(big.error).toMatchObject({ limit: 4, row: 1, column: 'source' });
+  it('measures a field as PostgreSQL will store it: escapes decoded (413 above maxFieldBytes)', async () => {
+    const fits = [
+      '\\t\\t\\t\\t',
+      '\\101\\102\\103\\104',
+      '\\x41\\x4\\xg',
+      '\\303\\251\\303\\251',
+      'é\\é',
+      '\\\\N.x',
+    ];
+    for (const v of fits) {
+      const body = Buffer.from(`${HEADER}1\t${v}\tb\n`);
+      for (const chunks of [[body], splitEvery(body, 1), splitEvery(body, 3)]) {
+        const ok = await runEncoder(tsv({ maxFieldBytes: 4 }), chunks);
+        expect({ v, error: ok.error }).toEqual({ v, error: undefined });
+      }
+    }
+    for (const v of ['abcde', '\\101\\102\\103\\104\\105', '\\x41\\x42\\x43\\x44x', 'éé\\é']) {
+      const big = await runEncoder(tsv({ maxFieldBytes: 4 }), [Buffer.from(`${HEADER}1\t${v}\tb\n`)]);
+      expect(big.error).toBeInstanceOf(LimitError);
+      expect(big.error).toMatchObject({ limit: 4, row: 1, column: 'source' });
+    }
+  });
+});
+
+describe('TSV framer: field size as stored (property)', () => {
+  /** Bytes of the value PostgreSQL stores for raw text-format field bytes (written from the COPY docs). */
+  function storedLength(raw: Buffer): number {
+    const oct = (c: number | undefined) => c !== undefined && c >= 0x30 && c <= 0x37;
+    const hex = (c: number | undefined) => c !== undefined && /[0-9a-fA-F]/.test(String.fromCharCode(c));
+    let n = 0;
+    for (let i = 0; i < raw.length; i++, n++) {
+      if (raw[i] !== 0x5c) continue;
+      const c = raw[++i];
+      if (oct(c)) for (let k = 0; k < 2 && oct(raw[i + 1]); k++) i++;
+      else if (c === 0x78 && hex(raw[i + 1])) {
+        i++;
+        if (hex(raw[i + 1])) i++;
+      }
+    }
+    return n;
+  }
+
+  const token = fc.constantFrom(
+    'a',
+    'é',
+    '7',
+    'f',
+    '\\1',
+    '\\12',
+    '\\123',
+    '\\1234',
+    '\\x4',
+    '\\x41',
+    '\\x414',
+    '\\xg',
+    '\\n',
+    '\\\\',
+    '\\é',
+    '\\\t',
+  );
+
+  it('accepts a field of exactly maxFieldBytes stored bytes and refuses one more, in any chunking', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(token, { minLength: 1, maxLength: 12 }), fc.nat(), async (tokens, seed) => {
+        const raw = Buffer.from(tokens.join(''));
+        const size = storedLength(raw);
+        const body = Buffer.concat([Buffer.from(`${HEADER}1\t`), raw, Buffer.from('\tb\n')]);
+        const chunks = splitRandom(body, seed, 1 + (seed % 7));
+        const fits = await runEncoder(tsv({ maxFieldBytes: size }), chunks);
+        expect(fits.error).toBeUndefined();
+        const over = await runEncoder(tsv({ maxFieldBytes: size - 1 || 1 }), chunks);
+        if (size > 1) expect(over.error).toBeInstanceOf(LimitError);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
