@@ -2,6 +2,7 @@
 // uploads and `psql \copy` read the same bytes) and used directly by the in-process COPY methods.
 // pgcopy goes through the project's binary encoder; the text formats through its CopyWriter.
 import type { ColumnInfo } from '../ingest/formats/columns';
+import { MEDIA_TYPES } from '../ingest/formats/content-type';
 import { CopyWriter } from '../ingest/formats/copy-writer';
 import { PgCopyRowEncoder } from '../ingest/formats/pgcopy-encoder';
 import type { TmRow } from '../ingest/client/tm-rows';
@@ -9,13 +10,8 @@ import type { TmRow } from '../ingest/client/tm-rows';
 export type RowFormat = 'tsv' | 'csv' | 'ndjson' | 'pgcopy';
 export const ROW_FORMATS: readonly RowFormat[] = ['tsv', 'csv', 'ndjson', 'pgcopy'];
 
-/** Content-Type of each format in the ingest API. */
-export const CONTENT_TYPES: Readonly<Record<RowFormat, string>> = {
-  tsv: 'text/tab-separated-values',
-  csv: 'text/csv',
-  ndjson: 'application/x-ndjson',
-  pgcopy: 'application/x-pgcopy',
-};
+/** Content-Type of each format in the ingest API (the worker's own table). */
+export const CONTENT_TYPES: Readonly<Record<RowFormat, string>> = MEDIA_TYPES;
 
 /** tm_entries' writable columns as the catalog reports them (the identity id and created_at default). */
 export const TM_COLUMN_INFO: readonly ColumnInfo[] = [
