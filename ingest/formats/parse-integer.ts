@@ -29,14 +29,10 @@ function outOfRange(shown: string, width: IntWidth): FieldError {
 }
 
 /**
- * The NDJSON/SDK rules: decimal integers (optional surrounding whitespace and sign, digits) plus the forms
- * JSON writers produce for whole numbers (1.0, 1e3, 1.5e1) when the value is integral; no radix prefixes,
- * no underscores. CSV follows PostgreSQL instead (parsePgInteger). Returns a number whenever it is exact
- * (|v| <= 2^53), else a bigint (int8 only).
+ * The common case of both rule sets, without allocating: `src[s..e)` (already trimmed) is an optional sign and
+ * 1 to 15 decimal digits. Returns the value (range-checked), or undefined when it is not that case.
  */
-export function parseInteger(src: Uint8Array, s: number, e: number, width: IntWidth): number | bigint {
-  while (s < e && isSpaceByte(src[s])) s++;
-  while (e > s && isSpaceByte(src[e - 1])) e--;
+function smallDecimal(src: Uint8Array, s: number, e: number, width: IntWidth): number | undefined {
   let i = s;
   let neg = false;
   if (i < e && (src[i] === 0x2d || src[i] === 0x2b)) {
@@ -52,13 +48,23 @@ export function parseInteger(src: Uint8Array, s: number, e: number, width: IntWi
     i++;
   }
   const n = i - digitsStart;
-  if (i === e && n > 0 && n <= 15) {
-    if (neg) v = v === 0 ? 0 : -v;
-    const [lo, hi] = LIMITS[width];
-    if (v < lo || v > hi) throw outOfRange(text(src, s, e), width);
-    return v;
-  }
-  return parseIntegerSlow(text(src, s, e), width);
+  if (i !== e || n === 0 || n > 15) return undefined;
+  if (neg) v = v === 0 ? 0 : -v;
+  const [lo, hi] = LIMITS[width];
+  if (v < lo || v > hi) throw outOfRange(text(src, s, e), width);
+  return v;
+}
+
+/**
+ * The NDJSON/SDK rules: decimal integers (optional surrounding whitespace and sign, digits) plus the forms
+ * JSON writers produce for whole numbers (1.0, 1e3, 1.5e1) when the value is integral; no radix prefixes,
+ * no underscores. CSV follows PostgreSQL instead (parsePgInteger). Returns a number whenever it is exact
+ * (|v| <= 2^53), else a bigint (int8 only).
+ */
+export function parseInteger(src: Uint8Array, s: number, e: number, width: IntWidth): number | bigint {
+  while (s < e && isSpaceByte(src[s])) s++;
+  while (e > s && isSpaceByte(src[e - 1])) e--;
+  return smallDecimal(src, s, e, width) ?? parseIntegerSlow(text(src, s, e), width);
 }
 
 /**
@@ -70,28 +76,7 @@ export function parseInteger(src: Uint8Array, s: number, e: number, width: IntWi
 export function parsePgInteger(src: Uint8Array, s: number, e: number, width: IntWidth): number | bigint {
   while (s < e && isSpaceByte(src[s])) s++;
   while (e > s && isSpaceByte(src[e - 1])) e--;
-  let i = s;
-  let neg = false;
-  if (i < e && (src[i] === 0x2d || src[i] === 0x2b)) {
-    neg = src[i] === 0x2d;
-    i++;
-  }
-  const digitsStart = i;
-  let v = 0;
-  while (i < e) {
-    const d = src[i] - 0x30;
-    if (d < 0 || d > 9) break;
-    v = v * 10 + d;
-    i++;
-  }
-  const n = i - digitsStart;
-  if (i === e && n > 0 && n <= 15) {
-    if (neg) v = v === 0 ? 0 : -v;
-    const [lo, hi] = LIMITS[width];
-    if (v < lo || v > hi) throw outOfRange(text(src, s, e), width);
-    return v;
-  }
-  return parsePgIntegerSlow(src, s, e, width);
+  return smallDecimal(src, s, e, width) ?? parsePgIntegerSlow(src, s, e, width);
 }
 
 /** The value of digit byte c in base, or -1. */
