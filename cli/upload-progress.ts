@@ -3,7 +3,7 @@
 // (progress-estimate.ts); counts say "1 row" and "2 rows".
 import cliProgress from 'cli-progress';
 import type { RetryInfo, UploadProgress } from '../ingest/client';
-import { counted } from './plural';
+import { counted } from '../config-templates/plural';
 import { type Estimate, etaSeconds, formatDuration, observe, startEstimate } from './progress-estimate';
 
 export function fmtBytes(n: number): string {

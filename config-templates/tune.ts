@@ -17,6 +17,7 @@ import type {
   Tuned,
 } from './settings';
 import { TierError } from './tiers';
+import { counted } from './plural';
 
 const GiB = 1024; // in MiB
 const HUGE_PAGE_MIB = 2;
@@ -198,8 +199,8 @@ function workMem(c: TuneContext): MbParam {
   const value = Math.min(256, Math.floor(room / (backends(c) * WORK_MEM_FACTOR)));
   if (value < 1) {
     throw new TierError(
-      `${c.hw.ramMiB} MiB of RAM cannot serve ${c.users} concurrent ${c.users === 1 ? 'user' : 'users'} on ` +
-        `${c.hw.cores} ${c.hw.cores === 1 ? 'core' : 'cores'}: ${c.pools.maxConnections} connections (the uploaders' ` +
+      `${c.hw.ramMiB} MiB of RAM cannot serve ${counted(c.users, 'concurrent user')} on ` +
+        `${counted(c.hw.cores, 'core')}: ${c.pools.maxConnections} connections (the uploaders' ` +
         `pool and 4 app connections per core) leave ${Math.max(0, room)} MiB for queries, less than 1 MB each. ` +
         'Use fewer --users or --cores, or more --ram.',
     );

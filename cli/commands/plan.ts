@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { plan } from '../../config-templates';
 import { positiveNumber } from '../flag-values';
-import { counted } from '../plural';
+import { counted } from '../../config-templates/plural';
 import { formatTable } from './tune';
 
 export function planCommand(): Command {

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { pgValue, type Settings, tune } from '../../config-templates';
 import { pgtune, pgtuneText } from '../../config-templates/pgtune';
-import { counted } from '../plural';
+import { counted } from '../../config-templates/plural';
 import { addTierOptions, tierFromFlags, type TierFlags } from '../tier-options';
 
 type Format = 'conf' | 'json' | 'table';

@@ -10,7 +10,7 @@ import { stopLeftovers } from '../../stacks/local-processes/leftover-processes';
 import { findPgBouncer } from '../../stacks/local-processes/pgbouncer-process';
 import type { LocalStack } from '../../stacks/local-processes/stack';
 import { portNumber } from '../flag-values';
-import { counted } from '../plural';
+import { counted } from '../../config-templates/plural';
 import { exitWithFailure } from '../report-error';
 import { addTierOptions, tierFromFlags, type TierFlags } from '../tier-options';
 

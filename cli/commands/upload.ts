@@ -17,7 +17,7 @@ import {
   type UploadResult,
 } from '../../ingest/client';
 import { positiveInteger } from '../flag-values';
-import { counted } from '../plural';
+import { counted } from '../../config-templates/plural';
 import { fmtBytes, fmtInt, progressReporter } from '../upload-progress';
 import { UsageError } from '../usage-error';
 

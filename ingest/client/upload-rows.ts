@@ -1,6 +1,7 @@
 // uploadRows: rows held by the app (arrays or objects, from an array, a generator, an async iterable or an
 // object-mode stream) -> binary COPY encoded here, with the worker's own encoder -> one streamed upload.
 import { Readable } from 'node:stream';
+import { counted } from '../../config-templates/plural';
 import type { ColumnInfo } from '../formats/columns';
 import { MEDIA_TYPES } from '../formats/content-type';
 import { RowError } from '../formats/errors';
@@ -147,7 +148,7 @@ async function* ndjsonChunks(
           throw new RowError(
             rows + 1,
             undefined,
-            `row ${rows + 1}: ${obj.length} values for ${names.length} columns`,
+            `row ${rows + 1}: ${counted(obj.length, 'value')} for ${counted(names.length, 'column')}`,
           );
         const rec: Record<string, unknown> = {};
         for (let i = 0; i < names.length; i++) rec[names[i]] = obj[i];
@@ -182,7 +183,7 @@ function pickColumns(
     const all = chooseColumns(schema, undefined, 'all');
     if (row.length !== all.length)
       throw new UploadInputError(
-        `rows are arrays of ${row.length} values but ${table} has ${all.length} writable columns (${writable}): ` +
+        `rows are arrays of ${counted(row.length, 'value')} but ${table} has ${counted(all.length, 'writable column')} (${writable}): ` +
           `pass options.columns with the ${row.length} column names in order`,
       );
     return all;

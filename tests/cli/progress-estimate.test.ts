@@ -1,7 +1,7 @@
 // The upload progress arithmetic: a rate smoothed over time, an ETA that stays blank until it has settled, and
 // counts in the singular and the plural. Pure functions: properties over random report sequences (fast-check).
 import fc from 'fast-check';
-import { counted } from '../../cli/plural';
+import { counted } from '../../config-templates/plural';
 import {
   DEFAULT_ESTIMATE_OPTIONS as O,
   type Estimate,

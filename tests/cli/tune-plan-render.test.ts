@@ -53,7 +53,10 @@ describe('powerhouse tune', () => {
     [['--tier', 'custom', '--ram', '8GB'], /needs --cores and --ram/],
     [['--tier', 'minimum', '--cores', 'two'], /--cores must be a whole number/],
     [['--tier', 'minimum', '--disk', 'tape'], /Allowed choices are nvme, ssd, hdd/],
-    [['--tier', 'custom', '--cores', '2', '--ram', '2GB', '--users', '3000'], /cannot serve 3000/],
+    [
+      ['--tier', 'custom', '--cores', '2', '--ram', '2GB', '--users', '3000'],
+      /cannot serve 3,000 concurrent users/,
+    ],
   ])('refuses %j with a clear message and exit code 2', (args, message) => {
     const r = powerhouse('tune', ...(args as string[]));
     expect(r.code).toBe(2);
@@ -120,7 +123,10 @@ describe('usage errors of powerhouse up', () => {
     [['--port', '70000'], /--port must be a port number, got "70000"/],
     [['--bouncer-port', 'x'], /--bouncer-port must be a port number, got "x"/],
     // A tier that cannot be tuned is refused before anything starts, not as an unexpected error.
-    [['--tier', 'custom', '--cores', '2', '--ram', '2GB', '--users', '3000'], /cannot serve 3000/],
+    [
+      ['--tier', 'custom', '--cores', '2', '--ram', '2GB', '--users', '3000'],
+      /cannot serve 3,000 concurrent users/,
+    ],
   ])('refuses %j with exit code 2 and one line, before anything starts', (args, message) => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'powerhouse-up-usage-'));
     try {

@@ -187,7 +187,7 @@ describe('tune()', () => {
     );
     expect(() => customTier({ cores: 4, ramMiB: 4096, disk: 'nvme' }, 0)).toThrow(/users must be/);
     expect(() => tune(customTier({ cores: 4, ramMiB: 2048, disk: 'nvme' }, 5000))).toThrow(
-      /cannot serve 5000/,
+      /cannot serve 5,000 concurrent users/,
     );
   });
 
