@@ -6,13 +6,15 @@ import fs from 'node:fs';
 export type FileFormat = 'csv' | 'tsv' | 'ndjson';
 
 const LF = 0x0a;
+const CR = 0x0d;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
 /**
  * 1-based line where data row `row` (1-based) starts, or undefined when the file has fewer rows.
  * CSV: a line end inside double quotes does not end the record. TSV: a backslash escapes the next byte.
- * NDJSON: blank lines are not rows. `header`: the first record is a header line (CSV/TSV).
+ * CSV and TSV lines end in LF, CRLF or a lone CR (PostgreSQL's COPY takes all three). NDJSON: blank lines
+ * are not rows. `header`: the first record is a header line (CSV/TSV).
  */
 export async function lineOfRow(
   file: string,
@@ -28,6 +30,7 @@ export async function lineOfRow(
   let blank = true; // NDJSON: the current line has only whitespace so far
   let quoted = false;
   let escaped = false;
+  let afterCr = false; // the previous byte was CR: an LF now is the second half of CRLF
   const input = fs.createReadStream(file, { highWaterMark: 1 << 20 });
   try {
     for await (const chunk of input as AsyncIterable<Buffer>) {
@@ -46,13 +49,15 @@ export async function lineOfRow(
           }
           continue;
         }
-        if (atRecordStart) {
+        const lineEnd = c === CR || (c === LF && !afterCr);
+        afterCr = c === CR;
+        if (atRecordStart && !(c === LF && !lineEnd)) {
           if (record === target) return line;
           atRecordStart = false;
         }
         if (format === 'csv') {
           if (c === QUOTE) quoted = !quoted;
-          else if (c === LF) {
+          else if (lineEnd) {
             line++;
             if (!quoted) {
               record++;
@@ -61,9 +66,9 @@ export async function lineOfRow(
           }
         } else if (escaped) {
           escaped = false;
-          if (c === LF) line++;
+          if (lineEnd) line++;
         } else if (c === BACKSLASH) escaped = true;
-        else if (c === LF) {
+        else if (lineEnd) {
           line++;
           record++;
           atRecordStart = true;

@@ -159,6 +159,21 @@ describe('file line of a data row', () => {
     expect(await lineOfRow(f, 'csv', 1, false)).toBe(1);
   });
 
+  test('CSV and TSV: CRLF and a lone CR end a line like LF (PostgreSQL takes all three)', async () => {
+    for (const [name, eol] of [
+      ['crlf', '\r\n'],
+      ['cr', '\r'],
+    ] as const) {
+      const csv = file(`${name}.csv`, ['a,b', '1,"x' + eol + 'y"', '2,z', '3,w', ''].join(eol));
+      expect([name, await lineOfRow(csv, 'csv', 1, true)]).toEqual([name, 2]);
+      expect([name, await lineOfRow(csv, 'csv', 2, true)]).toEqual([name, 4]);
+      expect([name, await lineOfRow(csv, 'csv', 3, true)]).toEqual([name, 5]);
+      expect([name, await lineOfRow(csv, 'csv', 4, true)]).toEqual([name, undefined]);
+      const tsv = file(`${name}.tsv`, ['a\tb', '1\tx', '2\ty', ''].join(eol));
+      expect([name, await lineOfRow(tsv, 'tsv', 2, true)]).toEqual([name, 3]);
+    }
+  });
+
   test('TSV: a backslash escapes the next byte, even a line feed', async () => {
     const f = file('a.tsv', 'a\tb\n1\tx\\\ny\n2\t\\\\\n3\tz\n');
     expect(await lineOfRow(f, 'tsv', 1, true)).toBe(2);
