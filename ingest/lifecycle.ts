@@ -81,7 +81,7 @@ export function createLifecycle(d: LifecycleDeps): Lifecycle {
         ? new Pool({ connectionString: config.migrationDatabaseUrl, max: 1 })
         : d.opsPool;
       try {
-        const applied = await migrate(migrationPool, { tables: config.tables });
+        const { applied } = await migrate(migrationPool, { tables: config.tables });
         log.info({ applied }, applied.length ? 'schema migrated' : 'schema up to date');
       } finally {
         if (migrationPool !== d.opsPool) await migrationPool.end();

@@ -3,6 +3,7 @@
 // `--migrate [config.json]`: the migrate step of a deployment, run before the worker starts and on reload,
 // with the owner role's URL in POWERHOUSE_OWNER_DATABASE_URL; the worker itself never gets that URL.
 import { Pool } from 'pg';
+import { counted } from '../config-templates/plural';
 import { ConfigError, loadIngestConfig, OWNER_URL_ENV } from './config';
 import { migrate } from './migrations';
 import { createIngestServer } from './server';
@@ -15,20 +16,23 @@ async function migrateStep(file: string | undefined): Promise<never> {
   }
   const config = loadIngestConfig({ file });
   const pool = new Pool({ connectionString: ownerUrl, max: 1, connectionTimeoutMillis: 10_000 });
+  let code = 0;
   try {
-    const applied = await migrate(pool, { tables: config.tables });
+    const { applied, granted } = await migrate(pool, { tables: config.tables });
+    const privileges =
+      granted === null
+        ? 'privileges left as they are (not the owner role)'
+        : `privileges set on ${counted(granted.length, 'allowlisted table')}`;
     process.stdout.write(
-      `ingest --migrate: ${applied.length ? `applied migrations ${applied.join(', ')}` : 'schema up to date'}; ` +
-        `privileges set on ${config.tables.length} allowlisted table(s)\n`,
+      `ingest --migrate: ${applied.length ? `applied migrations ${applied.join(', ')}` : 'schema up to date'}; ${privileges}\n`,
     );
-    process.exit(0);
   } catch (err) {
     // pg and MigrationError messages name the object and the problem, never the URL.
     process.stderr.write(`ingest --migrate: ${(err as Error).message}\n`);
-    process.exit(1);
-  } finally {
-    await pool.end().catch(() => undefined);
+    code = 1;
   }
+  await pool.end().catch(() => undefined);
+  process.exit(code);
 }
 
 async function main(): Promise<void> {

@@ -81,17 +81,20 @@ export class MigrationError extends Error {
  * is a superuser): a GRANT by anyone else would be a silent no-op. Missing tables are left to the worker's
  * readiness check, which names them.
  */
-async function grantableTables(client: PoolClient, tables: readonly TableRef[]): Promise<TableRef[]> {
-  const { rows } = await client.query<{ schema: string; table: string; owner: string | null; su: boolean }>(
-    `SELECT w.nsp AS schema, w.rel AS table, pg_get_userbyid(c.relowner) AS owner,
-            (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su
+async function grantableTables(
+  client: PoolClient,
+  tables: readonly TableRef[],
+  who: string,
+  su: boolean,
+): Promise<TableRef[]> {
+  const { rows } = await client.query<{ schema: string; table: string; owner: string | null }>(
+    `SELECT w.nsp AS schema, w.rel AS table, pg_get_userbyid(c.relowner) AS owner
        FROM unnest($1::text[], $2::text[]) AS w(nsp, rel)
        LEFT JOIN pg_namespace n ON n.nspname = w.nsp
        LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.rel`,
     [tables.map((t) => t.schema), tables.map((t) => t.table)],
   );
-  const who = (await client.query<{ u: string }>('SELECT current_user AS u')).rows[0].u;
-  const wrong = rows.filter((t) => t.owner !== null && t.owner !== who && !t.su);
+  const wrong = su ? [] : rows.filter((t) => t.owner !== null && t.owner !== who);
   if (wrong.length)
     throw new MigrationError(
       wrong
@@ -111,8 +114,18 @@ export interface MigrateOptions {
   readonly migrations?: readonly Migration[];
 }
 
-/** Applies the migrations not yet recorded and the privileges; returns the versions applied now. */
-export async function migrate(pool: Pick<Pool, 'connect'>, opts: MigrateOptions = {}): Promise<number[]> {
+export interface MigrateResult {
+  /** Migration versions applied now. */
+  readonly applied: number[];
+  /** The tables that got the model's privileges; null when the role running it may not set them. */
+  readonly granted: TableRef[] | null;
+}
+
+/** Applies the migrations not yet recorded and the privileges. */
+export async function migrate(
+  pool: Pick<Pool, 'connect'>,
+  opts: MigrateOptions = {},
+): Promise<MigrateResult> {
   const migrations = opts.migrations ?? MIGRATIONS;
   const client: PoolClient = await pool.connect();
   let broken: Error | undefined;
@@ -142,11 +155,14 @@ CREATE TABLE IF NOT EXISTS powerhouse.schema_migrations (
     const { rows: me } = await client.query<{ u: string; su: boolean }>(
       'SELECT current_user AS u, rolsuper AS su FROM pg_roles WHERE rolname = current_user',
     );
-    if (me[0].u === ROLES.owner || me[0].su)
-      for (const stmt of privilegeStatements(await grantableTables(client, opts.tables ?? DEFAULT_TABLES)))
-        await client.query(stmt);
+    const { u: who, su } = me[0];
+    let granted: TableRef[] | null = null;
+    if (who === ROLES.owner || su) {
+      granted = await grantableTables(client, opts.tables ?? DEFAULT_TABLES, who, su);
+      for (const stmt of privilegeStatements(granted)) await client.query(stmt);
+    }
     await client.query('COMMIT');
-    return applied;
+    return { applied, granted };
   } catch (err) {
     broken = err as Error;
     await client.query('ROLLBACK').catch(() => undefined);

@@ -14,7 +14,7 @@ import {
   type SecretName,
 } from '../config-templates';
 import { OWNER_URL_ENV } from '../ingest/config';
-import { dbSetupSecrets, dbSetupScript, rolesSql, USERLIST_SQL } from './database-setup';
+import { dbSetupFiles, dbSetupSecrets } from './database-setup';
 import type { Deployment } from './deployment';
 import {
   bootstrapScript,
@@ -108,13 +108,11 @@ export function deploymentHostFiles(o: Pick<UserDataOptions, 'tier' | 'deploymen
   const ini = d.files.find((f) => f.path === 'pgbouncer/pgbouncer.ini');
   if (!ini) throw new Error('the deployment renders no pgbouncer.ini');
   return [
-    {
-      path: HOST.dbSetup,
-      mode: '0755',
-      content: dbSetupScript(d.settings, { rolesSql: HOST.rolesSql, userlistSql: HOST.userlistSql }),
-    },
-    { path: HOST.rolesSql, mode: '0644', content: rolesSql(d.settings) },
-    { path: HOST.userlistSql, mode: '0644', content: USERLIST_SQL },
+    ...dbSetupFiles(d.settings, {
+      script: HOST.dbSetup,
+      rolesSql: HOST.rolesSql,
+      userlistSql: HOST.userlistSql,
+    }),
     { path: HOST.migrate, mode: '0755', content: migrateScript() },
     { path: HOST.tlsScript, mode: '0755', content: tlsCertScript() },
     { path: HOST.installWorker, mode: '0755', content: installWorkerScript(o.tier) },

@@ -93,3 +93,18 @@ mv "$out.tmp" "$out"
 echo "powerhouse-db-setup: roles ready, $n verifiers in $out"
 `;
 }
+
+export interface DbSetupFile {
+  readonly path: string;
+  readonly content: string;
+  readonly mode: string;
+}
+
+/** The role setup as the three files every target ships: the script and the two SQL files it runs. */
+export function dbSetupFiles(settings: Settings, paths: DbSetupPaths & { script: string }): DbSetupFile[] {
+  return [
+    { path: paths.script, content: dbSetupScript(settings, paths), mode: '0755' },
+    { path: paths.rolesSql, content: rolesSql(settings), mode: '0644' },
+    { path: paths.userlistSql, content: USERLIST_SQL, mode: '0644' },
+  ];
+}

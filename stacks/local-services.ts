@@ -11,7 +11,7 @@ import {
   type Settings,
 } from '../config-templates';
 import { OWNER_URL_ENV } from '../ingest/config';
-import { dbSetupScript, dbSetupSecrets, rolesSql, USERLIST_SQL } from './database-setup';
+import { dbSetupFiles, dbSetupSecrets } from './database-setup';
 import { DEFAULT_TOKEN_ID, describeDeployment, type DeploymentTarget } from './deployment';
 import { tlsCertScript } from './host-files';
 
@@ -204,18 +204,11 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
         PGPASSWORD: placeholder('superuser_password'),
         ...dbPasswords,
       },
-      files: [
-        { path: `${SQL_DIR}/roles.sql`, content: rolesSql(settings), mode: '0644' },
-        { path: `${SQL_DIR}/userlist.sql`, content: USERLIST_SQL, mode: '0644' },
-        {
-          path: DB_SETUP,
-          content: dbSetupScript(settings, {
-            rolesSql: `${SQL_DIR}/roles.sql`,
-            userlistSql: `${SQL_DIR}/userlist.sql`,
-          }),
-          mode: '0755',
-        },
-      ],
+      files: dbSetupFiles(settings, {
+        script: DB_SETUP,
+        rolesSql: `${SQL_DIR}/roles.sql`,
+        userlistSql: `${SQL_DIR}/userlist.sql`,
+      }),
       volumes: [{ volume: LOCAL_VOLUMES.auth, path: AUTH_DIR }],
       ports: [],
       oneShot: true,

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { SECRET_ENV, type Settings, tune } from '../../config-templates';
-import { dbSetupScript, dbSetupSecrets, rolesSql, USERLIST_SQL } from '../../stacks/database-setup';
+import { dbSetupFiles, dbSetupSecrets } from '../../stacks/database-setup';
 import { describeDeployment } from '../../stacks/deployment';
 import { generateSecret } from '../../stacks/generate-secret';
 import { HOST, hetznerTarget, tlsCertScript } from '../../stacks/host-files';
@@ -54,14 +54,12 @@ export function renderCommand(): Command {
     // verifiers and the script exports them into PgBouncer's userlist, so both hold the same ones.
     const passwords = setupPasswords(settings);
     const secretFiles = [
-      {
-        path: 'bin/powerhouse-db-setup',
-        content: dbSetupScript(settings, { rolesSql: 'sql/roles.sql', userlistSql: 'sql/userlist.sql' }),
-        mode: '0755',
-      },
+      ...dbSetupFiles(settings, {
+        script: 'bin/powerhouse-db-setup',
+        rolesSql: 'sql/roles.sql',
+        userlistSql: 'sql/userlist.sql',
+      }),
       { path: 'bin/powerhouse-tls-cert', content: tlsCertScript(), mode: '0755' },
-      { path: 'sql/roles.sql', content: rolesSql(settings), mode: '0644' },
-      { path: 'sql/userlist.sql', content: USERLIST_SQL, mode: '0644' },
       {
         path: 'secrets/passwords.env',
         content:

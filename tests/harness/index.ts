@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { render, renderedFile, type Settings } from '../../config-templates';
+import { dbSetupFiles } from '../../stacks/database-setup';
 import { freePort } from '../../stacks/local-processes/free-port';
 import { ensureOwnedDir, ensureServiceUser, type ServiceUser } from '../../stacks/local-processes/os-user';
 import {
@@ -201,4 +202,16 @@ export async function startTestPgBouncer(opts: TestPgBouncerOptions): Promise<Te
   };
   const cleanup = register(stop);
   return { server, port, paths, stop };
+}
+
+/** Writes the role setup (script + SQL) into `dir` as a host has it, the script's paths pointing there. */
+export function writeDbSetup(settings: Settings, dir: string): string {
+  const script = path.join(dir, 'db-setup');
+  const files = dbSetupFiles(settings, {
+    script,
+    rolesSql: path.join(dir, 'roles.sql'),
+    userlistSql: path.join(dir, 'userlist.sql'),
+  });
+  for (const f of files) fs.writeFileSync(f.path, f.content, { mode: parseInt(f.mode, 8) });
+  return script;
 }

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
+import { from } from 'pg-copy-streams';
 import { ROLES } from '../../config-templates';
 import type { LocalStack } from '../../stacks/local-processes/stack';
 
@@ -59,70 +60,30 @@ export type Action =
 
 type Who = 'owner' | 'app' | 'ingest' | 'public';
 
+const ALL_ACTIONS: readonly Action[] = [
+  'read uploaded rows',
+  'insert',
+  'update',
+  'delete',
+  'copy in',
+  'read upload records',
+  'write upload records',
+  'read migration records',
+  'create table',
+  'alter table',
+  'drop table',
+  'truncate',
+  'create schema',
+];
+const allowing = (allowed: readonly Action[]) =>
+  Object.fromEntries(ALL_ACTIONS.map((a) => [a, allowed.includes(a)])) as Record<Action, boolean>;
+
 /** The role model as a matrix: true = allowed. PUBLIC stands for a login role with no grants. */
 export const EXPECTED: Record<Who, Record<Action, boolean>> = {
-  owner: {
-    'read uploaded rows': true,
-    insert: true,
-    update: true,
-    delete: true,
-    'copy in': true,
-    'read upload records': true,
-    'write upload records': true,
-    'read migration records': true,
-    'create table': true,
-    'alter table': true,
-    'drop table': true,
-    truncate: true,
-    'create schema': true,
-  },
-  app: {
-    'read uploaded rows': true,
-    insert: true,
-    update: true,
-    delete: true,
-    'copy in': true,
-    'read upload records': true,
-    'write upload records': false,
-    'read migration records': false,
-    'create table': false,
-    'alter table': false,
-    'drop table': false,
-    truncate: false,
-    'create schema': false,
-  },
-  ingest: {
-    'read uploaded rows': false,
-    insert: true,
-    update: false,
-    delete: false,
-    'copy in': true,
-    'read upload records': true,
-    'write upload records': true,
-    'read migration records': false,
-    'create table': false,
-    'alter table': false,
-    'drop table': false,
-    truncate: false,
-    'create schema': false,
-  },
-  public: Object.fromEntries(
-    [
-      'read uploaded rows',
-      'insert',
-      'update',
-      'delete',
-      'copy in',
-      'read upload records',
-      'write upload records',
-      'read migration records',
-      'create table',
-      'alter table',
-      'drop table',
-      'truncate',
-      'create schema',
-    ].map((a) => [a, false]),
-  ) as Record<Action, boolean>,
+  owner: allowing(ALL_ACTIONS),
+  app: allowing(['read uploaded rows', 'insert', 'update', 'delete', 'copy in', 'read upload records']),
+  ingest: allowing(['insert', 'copy in', 'read upload records', 'write upload records']),
+  public: allowing([]),
 };
 
 const UPLOAD_RECORD = `INSERT INTO powerhouse.uploads (upload_id, token_id, table_name, status, started_at, finished_at, duration_ms)
@@ -151,7 +112,6 @@ async function tryAction(c: Client, action: Action): Promise<boolean> {
   await c.query('BEGIN');
   try {
     if (action === 'copy in') {
-      const { from } = await import('pg-copy-streams');
       await new Promise<void>((resolve, reject) => {
         const stream = c.query(from(ACTIONS[action]));
         stream.on('error', reject);
@@ -174,7 +134,7 @@ async function matrixFor(dsn: string): Promise<Record<Action, boolean>> {
   await c.connect();
   try {
     const out = {} as Record<Action, boolean>;
-    for (const a of Object.keys(ACTIONS) as Action[]) out[a] = await tryAction(c, a);
+    for (const a of ALL_ACTIONS) out[a] = await tryAction(c, a);
     return out;
   } finally {
     await c.end();

@@ -12,7 +12,6 @@ import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { customTier, dsn, presetTier, ROLES, scramVerifier, SECRET_ENV, tune } from '../../config-templates';
 import { OWNER_URL_ENV } from '../../ingest/config';
-import { dbSetupScript, rolesSql, USERLIST_SQL } from '../../stacks/database-setup';
 import { startLocalStack, type LocalStack } from '../../stacks/local-processes/stack';
 import {
   randomPassword,
@@ -20,6 +19,7 @@ import {
   startTestPgBouncer,
   startTestPostgres,
   stopAllTestServers,
+  writeDbSetup,
   type TestPostgres,
 } from '../harness';
 import { describePrivileges, localStackTarget, type PrivilegeTarget } from './privilege-suite';
@@ -132,16 +132,7 @@ describe('a host/Docker database of the previous version', () => {
     ownersBefore = await sql(url(ROLES.app, pw.app, pg.port), OWNERS);
 
     // The new bootstrap and migrate step, exactly as a host runs them on its next apply.
-    fs.writeFileSync(path.join(dir, 'roles.sql'), rolesSql(settings));
-    fs.writeFileSync(path.join(dir, 'userlist.sql'), USERLIST_SQL);
-    fs.writeFileSync(
-      path.join(dir, 'db-setup'),
-      dbSetupScript(settings, {
-        rolesSql: path.join(dir, 'roles.sql'),
-        userlistSql: path.join(dir, 'userlist.sql'),
-      }),
-    );
-    await run('bash', [path.join(dir, 'db-setup'), path.join(dir, 'userlist.txt')], {
+    await run('bash', [writeDbSetup(settings, dir), path.join(dir, 'userlist.txt')], {
       env: {
         PATH: process.env.PATH,
         PGHOST: '127.0.0.1',

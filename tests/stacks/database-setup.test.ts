@@ -13,7 +13,7 @@ import { APP_POOL_DB, DATABASE, INGEST_POOL_DB, presetTier, ROLES, tune } from '
 import { ROLE_PASSWORD, SECRET_ENV, type SecretName } from '../../config-templates';
 import { hashToken, OWNER_URL_ENV, parseIngestConfig } from '../../ingest/config';
 import { createIngestServer } from '../../ingest/server';
-import { dbSetupScript, dbSetupSecrets, rolesSql, USERLIST_SQL } from '../../stacks/database-setup';
+import { dbSetupSecrets } from '../../stacks/database-setup';
 import { describeDeployment, type DeploymentTarget } from '../../stacks/deployment';
 import { describePrivileges, type PrivilegeTarget } from '../privileges/privilege-suite';
 import {
@@ -22,6 +22,7 @@ import {
   startTestPgBouncer,
   startTestPostgres,
   stopAllTestServers,
+  writeDbSetup,
   type TestPgBouncer,
   type TestPostgres,
 } from '../harness';
@@ -79,16 +80,7 @@ async function connect(port: number, user: string, password: string, database: s
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'powerhouse-dbsetup-'));
-  fs.writeFileSync(path.join(dir, 'roles.sql'), rolesSql(minimum));
-  fs.writeFileSync(path.join(dir, 'userlist.sql'), USERLIST_SQL);
-  fs.writeFileSync(
-    path.join(dir, 'db-setup'),
-    dbSetupScript(minimum, {
-      rolesSql: path.join(dir, 'roles.sql'),
-      userlistSql: path.join(dir, 'userlist.sql'),
-    }),
-    { mode: 0o755 },
-  );
+  writeDbSetup(minimum, dir);
   expect(dbSetupSecrets(minimum).sort()).toEqual(Object.values(SECRET_OF).sort());
   pg = await startTestPostgres();
   await setup(passwords, pg.superuserPassword);
