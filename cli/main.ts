@@ -1,5 +1,6 @@
 // The `powerhouse` command. Each subcommand lives in cli/commands/; usage errors exit 2 with one line.
 import { Command, CommanderError } from 'commander';
+import { backupCommands } from './commands/backup';
 import { planCommand } from './commands/plan';
 import { renderCommand } from './commands/render';
 import { synthCommand } from './commands/synth';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   program.addCommand(upCommand());
   program.addCommand(uploadCommand());
   program.addCommand(synthCommand());
+  for (const c of backupCommands()) program.addCommand(c);
   return program;
 }
 

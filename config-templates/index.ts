@@ -33,3 +33,21 @@ export {
 } from './hetzner';
 export { pgtune, type PgTuneValues } from './pgtune';
 export { resolveTier, flagName, type TierSpec, type InputName } from './resolve-tier';
+export {
+  BACKUP_STANZA,
+  WAL_SEGMENT_BYTES,
+  archiveCommand,
+  backupSettings,
+  describeRepository,
+  renderPgBackRestConf,
+  renderRepositoryConf,
+  type PgBackRestPaths,
+  type RepositoryConfig,
+} from './backup';
+export {
+  BACKUP_STATUS_VERSION,
+  backupSetSchema,
+  backupStatusSchema,
+  type BackupSet,
+  type BackupStatus,
+} from './backup-status';

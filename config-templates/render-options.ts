@@ -14,6 +14,11 @@ export interface RenderOptions {
   allowedCidrs: readonly string[];
   /** Host PostgreSQL's unix socket directory (unix_socket_directories). */
   pgSocketDir: string;
+  /**
+   * WAL archiving: PostgreSQL's archive_command (config-templates/backup.ts archiveCommand). Absent: this target
+   * keeps no WAL archive (archive_mode = off), and says so in the file.
+   */
+  archiveCommand?: string;
   /** PgBouncer file paths. */
   bouncer: {
     authFile: string;

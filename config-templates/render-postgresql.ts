@@ -25,5 +25,16 @@ export function renderPostgresqlConf(s: Settings, o: RenderOptions): string {
   for (const [name, p] of Object.entries(s.postgres)) {
     lines.push(`${name} = ${pgValue(p)}  # ${p.reason}`);
   }
+  lines.push('');
+  if (o.archiveCommand) {
+    lines.push(
+      'archive_mode = on  # every WAL segment goes to the backup repository: point-in-time recovery',
+      `archive_command = ${pgValue({ value: o.archiveCommand, reason: '' })}  # pgBackRest; a failure keeps the segment in pg_wal and retries`,
+    );
+  } else {
+    lines.push(
+      'archive_mode = off  # this target keeps no WAL archive and no backups: nothing protects the data beyond this disk',
+    );
+  }
   return lines.join('\n') + '\n';
 }

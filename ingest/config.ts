@@ -51,6 +51,23 @@ export const tokenConfigSchema = z.object({
 });
 export type TokenConfig = z.infer<typeof tokenConfigSchema>;
 
+/** Backup health in /readyz and /metrics, and the upload refusal before un-archived WAL fills the disk. */
+export const backupConfigSchema = z.object({
+  /** false: this deployment keeps no backups (e.g. the local embedded stack, or a host applied without a repository). */
+  enabled: z.boolean(),
+  /** JSON file the host's probe writes (config-templates/backup-status.ts). Absent: no probe on this target. */
+  statusFile: z.string().min(1).optional(),
+  /** A status older than this is shown as stale (the probe stopped). */
+  statusMaxAgeSeconds: positiveInt.default(180),
+  /** Refuse new uploads (503) while at least this many bytes of WAL wait to be archived (the tier's WAL disk margin). */
+  walMarginBytes: positiveInt,
+  /** How often the worker re-reads the status file and pg_stat_archiver. */
+  pollSeconds: positiveInt.default(10),
+  /** Why there are no backups, shown in /readyz when enabled is false (e.g. "no backup repository configured: set backup_repository"). */
+  reason: z.string().optional(),
+});
+export type BackupConfig = z.infer<typeof backupConfigSchema>;
+
 export const ingestConfigSchema = z
   .object({
     /** node-postgres URL through PgBouncer's ingest pool entry (INGEST_POOL_DB). */
@@ -71,6 +88,8 @@ export const ingestConfigSchema = z
     limits: ingestLimitsSchema,
     migrate: z.boolean().default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Absent: no backup fields in /readyz or /metrics (as before backups existed). */
+    backup: backupConfigSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
     const names = new Set<string>();

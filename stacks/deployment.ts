@@ -4,6 +4,10 @@
 // containers, or processes. Secrets appear as placeholders unless the caller passes their values.
 import {
   APP_POOL_DB,
+  archiveCommand,
+  renderPgBackRestConf,
+  type BackupSettings,
+  type PgBackRestPaths,
   bootstrapSteps,
   DATABASE,
   dsn,
@@ -21,6 +25,7 @@ import {
 } from '../config-templates';
 import { hashToken, limitsFromSettings, parseIngestConfig, type IngestConfigInput } from '../ingest/config';
 import { DEFAULT_TABLES } from '../ingest/migrations';
+import type { BackupProfileInput } from './backup/profile';
 
 export type TargetKind = 'hetzner' | 'docker' | 'local';
 
@@ -42,6 +47,29 @@ export interface DeploymentTarget {
   readonly workerListen: Endpoint;
   /** render() options for this target's paths and listen addresses. */
   readonly renderOptions: Partial<RenderOptions>;
+  /** pgBackRest on this target; absent: no backups (the worker's /readyz says so, with noBackupReason). */
+  readonly backup?: BackupTarget;
+  readonly noBackupReason?: string;
+}
+
+/** Where pgBackRest, its config and the backup commands' files are on a target. */
+export interface BackupTarget {
+  /** pgBackRest's binary as archive_command and the commands call it. */
+  readonly bin: string;
+  /** pgBackRest's config directory (pgbackrest.conf; the target writes conf.d/repository.conf). */
+  readonly configPath: string;
+  readonly paths: PgBackRestPaths;
+  /** The backup profile's target-specific part: the OS user, PostgreSQL's binaries and service commands. */
+  readonly profile: Pick<BackupProfileInput, 'osUser' | 'postgres' | 'passFile' | 'repository'>;
+  /** The status file the probe writes and the worker reads. */
+  readonly statusFile: string;
+}
+
+/** The backup part of a deployment: pgbackrest.conf, the commands' profile, the worker's view. */
+export interface DeploymentBackup {
+  readonly settings: BackupSettings;
+  readonly conf: string;
+  readonly profile: BackupProfileInput;
 }
 
 /** Every role's DSN. `owner` goes straight to PostgreSQL (it is not in PgBouncer's userlist). */
@@ -68,6 +96,8 @@ export interface Deployment {
   readonly bootstrap: readonly BootstrapStep[];
   /** postgresql.conf, pg_hba.conf, pgbouncer.ini, systemd drop-ins, sysctl. */
   readonly files: readonly RenderedFile[];
+  /** null: this target keeps no backups. */
+  readonly backup: DeploymentBackup | null;
 }
 
 /** A secret's text in the description: a placeholder by default, or the value (local stack). */
@@ -117,7 +147,33 @@ export function describeDeployment(
     // The migrate step (owner) runs before the worker starts; the worker has no right to change the schema.
     migrate: false,
     logLevel: 'info',
+    backup: target.backup
+      ? {
+          enabled: true,
+          statusFile: target.backup.statusFile,
+          walMarginBytes: settings.backup.walMarginBytes.value,
+        }
+      : {
+          enabled: false,
+          walMarginBytes: settings.backup.walMarginBytes.value,
+          reason: target.noBackupReason ?? 'this deployment has no backup repository',
+        },
   };
+  const b = target.backup;
+  const backup: DeploymentBackup | null = b
+    ? {
+        settings: settings.backup,
+        conf: renderPgBackRestConf(settings.backup, b.paths),
+        profile: {
+          ...b.profile,
+          pgbackrest: { bin: b.bin, configPath: b.configPath },
+          statusFile: b.statusFile,
+        },
+      }
+    : null;
+  const renderOptions: Partial<RenderOptions> = b
+    ? { ...target.renderOptions, archiveCommand: archiveCommand(b.bin, b.configPath) }
+    : target.renderOptions;
   return {
     settings,
     target,
@@ -125,7 +181,8 @@ export function describeDeployment(
     dsn: dsns,
     workerConfig,
     bootstrap: bootstrapSteps(settings),
-    files: render(settings, target.renderOptions),
+    files: render(settings, renderOptions),
+    backup,
   };
 }
 

@@ -14,6 +14,11 @@ export interface LocalDataDir {
   readonly workerLog: string;
   /** Every secret of the stack (0600). */
   readonly secrets: string;
+  /** pgBackRest's config directory (pgbackrest.conf, conf.d/repository.conf) and its spool, log and lock dirs. */
+  readonly pgbackrest: string;
+  /** The backup commands' profile (`powerhouse backups --profile …`) and the probe's status file. */
+  readonly backupProfile: string;
+  readonly backupStatus: string;
 }
 
 export function localDataDir(dataDir: string): LocalDataDir {
@@ -26,5 +31,8 @@ export function localDataDir(dataDir: string): LocalDataDir {
     workerPid: path.join(root, 'ingest.pid'),
     workerLog: path.join(root, 'ingest.log'),
     secrets: path.join(root, 'secrets.json'),
+    pgbackrest: path.join(root, 'pgbackrest'),
+    backupProfile: path.join(root, 'backup.json'),
+    backupStatus: path.join(root, 'backup-status.json'),
   };
 }

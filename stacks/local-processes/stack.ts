@@ -6,10 +6,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Pool } from 'pg';
+import { Client, Pool } from 'pg';
 import {
   BOUNCER_ROLES,
   DEFAULT_PORTS,
+  describeRepository,
+  renderRepositoryConf,
   renderedFile,
   renderUserlist,
   ROLE_PASSWORD,
@@ -26,13 +28,21 @@ import {
 import { hashToken, parseIngestConfig, type IngestConfig } from '../../ingest/config';
 import { migrate } from '../../ingest/migrations';
 import { createIngestServer, type IngestServer } from '../../ingest/server';
-import { describeDeployment, type DeploymentTarget } from '../deployment';
+import {
+  describeDeployment,
+  type BackupTarget,
+  type DeploymentBackup,
+  type DeploymentTarget,
+} from '../deployment';
+import { collectStatus, writeStatusFile } from '../backup/operations';
+import { assertSucceeded, runPgBackRest } from '../backup/pgbackrest';
+import { backupProfileSchema } from '../backup/profile';
 import { generateSecret } from '../generate-secret';
 import { freePort } from './free-port';
 import { stopLeftovers, workerPidFile } from './leftover-processes';
-import { ensureOwnedDir, ensureServiceUser } from './os-user';
+import { ensureOwnedDir, ensureServiceUser, writeOwnedFile } from './os-user';
 import { findPgBouncer, pgBouncerPaths, startPgBouncer, type PgBouncerServer } from './pgbouncer-process';
-import { startPostgres, type PostgresServer } from './postgres-process';
+import { postgresBinDir, startPostgres, type PostgresServer } from './postgres-process';
 import { runBootstrap } from './database-bootstrap';
 import { localDataDir } from './data-dir';
 
@@ -58,7 +68,25 @@ export interface LocalStackOptions {
   logStream?: NodeJS.WritableStream;
   /** Told one line per process an earlier start on dataDir left running (stopped before starting). */
   onLeftover?: (line: string) => void;
+  /**
+   * Back up to a pgBackRest repository (a posix directory): WAL archived continuously, the backup commands'
+   * profile in dataDir/backup.json, the status probe every statusIntervalMs. Absent: no backups, and /readyz says so.
+   */
+  backup?: LocalBackupOptions;
 }
+
+export interface LocalBackupOptions {
+  /** pgBackRest ≥ 2.46 (PostgreSQL 16). */
+  readonly pgbackrest: string;
+  /** The repository directory (created for the service user). */
+  readonly repoPath: string;
+  /** How often the stack runs the status probe; default the tier's statusIntervalSeconds. */
+  readonly statusIntervalMs?: number;
+}
+
+export const NO_LOCAL_BACKUP_REASON =
+  'powerhouse up runs without a backup repository (give --backup-repo DIR with pgBackRest 2.46+ installed): ' +
+  'nothing protects this data beyond this disk';
 
 export interface LocalStack {
   readonly settings: Settings;
@@ -80,6 +108,8 @@ export interface LocalStack {
   /** The worker's pid when it runs as a child process. */
   readonly workerPid: number | null;
   readonly dataDir: string;
+  /** The backup commands' profile file, when the stack backs up. */
+  readonly backupProfile: string | null;
   /** Stops (or SIGKILLs) the child worker and starts it again on the same port. */
   restartWorker(how?: 'graceful' | 'kill'): Promise<void>;
   stop(): Promise<void>;
@@ -146,11 +176,42 @@ export function localProcessTarget(o: {
   bouncerPort: number | null;
   ingestPort: number;
   dataDir: string;
+  backup?: LocalBackupOptions;
 }): DeploymentTarget {
   const dir = localDataDir(o.dataDir);
   const bpaths = pgBouncerPaths(dir.pgbouncer);
+  const br = dir.pgbackrest;
+  const backup: BackupTarget | undefined = o.backup && {
+    bin: o.backup.pgbackrest,
+    configPath: br,
+    paths: {
+      dataDir: dir.postgres,
+      pgPort: o.pgPort,
+      pgSocketDir: dir.postgres,
+      pgUser: ROLES.superuser,
+      spoolPath: path.join(br, 'spool'),
+      logPath: path.join(br, 'log'),
+      lockPath: path.join(br, 'lock'),
+    },
+    profile: {
+      osUser: ensureServiceUser().name,
+      postgres: {
+        binDir: postgresBinDir(),
+        dataDir: dir.postgres,
+        port: o.pgPort,
+        socketDir: dir.postgres,
+        startCommand: `powerhouse up --data-dir ${dir.root} --backup-repo ${o.backup.repoPath}`,
+        stopCommand: 'stop `powerhouse up` (Ctrl-C)',
+      },
+      passFile: path.join(br, 'pgpass'),
+      repository: describeRepository({ type: 'posix', path: o.backup.repoPath }),
+    },
+    statusFile: dir.backupStatus,
+  };
   return {
     kind: 'local',
+    backup,
+    noBackupReason: NO_LOCAL_BACKUP_REASON,
     postgres: { host: '127.0.0.1', port: o.pgPort },
     pgbouncer: o.bouncerPort === null ? null : { host: '127.0.0.1', port: o.bouncerPort },
     workerListen: { host: '127.0.0.1', port: o.ingestPort },
@@ -211,6 +272,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     bouncerPort: bouncerBin ? bouncerPort : null,
     ingestPort: opts.ingestPort ?? DEFAULT_PORTS.ingest,
     dataDir,
+    backup: opts.backup,
   });
   // The description with this stack's real secrets (a token by its hash, as everywhere).
   const d = describeDeployment(settings, target, (name, form) => {
@@ -233,7 +295,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       user,
     });
     started.push({ stop: () => pg.stop('fast') });
+    await waitUntilPrimary(pg.superuserUrl());
     await runBootstrap(d.dsn.superuser, d.bootstrap, secrets.verifiers);
+    const probe =
+      d.backup && opts.backup ? await setUpBackups(d.backup, opts.backup, secrets, dataDir) : null;
+    if (probe) started.push(probe);
     // The migrate step as the owner, before the worker: the worker's own role cannot change the schema.
     const ownerPool = new Pool({ connectionString: d.dsn.owner, max: 1 });
     try {
@@ -293,6 +359,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         return worker.pid;
       },
       dataDir,
+      backupProfile: d.backup ? layout.backupProfile : null,
       restartWorker: (how) => worker.restart(how),
       stop: stopAll,
     };
@@ -300,6 +367,81 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * A data directory restored from a backup accepts connections while it still replays WAL (read-only): the
+ * bootstrap must wait until it has promoted.
+ */
+async function waitUntilPrimary(url: string, timeoutMs = 3_600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    while ((await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0].r) {
+      if (Date.now() > deadline)
+        throw new Error(`PostgreSQL is still in recovery after ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The backup part of the description as files in dataDir (pgBackRest's config, the repository's, the commands'
+ * profile and the superuser's password file, all for the service user), the stanza (idempotent), and the status
+ * probe a host's timer runs, here on an interval. Returns the probe's stop.
+ */
+async function setUpBackups(
+  b: DeploymentBackup,
+  o: LocalBackupOptions,
+  secrets: LocalSecrets,
+  dataDir: string,
+): Promise<{ stop: () => Promise<void> }> {
+  const user = ensureServiceUser();
+  const layout = localDataDir(dataDir);
+  const dir = layout.pgbackrest;
+  for (const d of [
+    dir,
+    path.join(dir, 'conf.d'),
+    path.join(dir, 'spool'),
+    path.join(dir, 'log'),
+    path.join(dir, 'lock'),
+  ])
+    ensureOwnedDir(d, user, 0o700);
+  ensureOwnedDir(o.repoPath, user, 0o700);
+  writeOwnedFile(path.join(dir, 'pgbackrest.conf'), b.conf, user, 0o600);
+  writeOwnedFile(
+    path.join(dir, 'conf.d', 'repository.conf'),
+    renderRepositoryConf({ type: 'posix', path: o.repoPath }, secrets.secrets.backup_cipher_pass),
+    user,
+    0o600,
+  );
+  const profile = backupProfileSchema.parse(b.profile);
+  writeOwnedFile(
+    profile.passFile!,
+    `*:*:*:${ROLES.superuser}:${secrets.secrets.superuser_password}\n`,
+    user,
+    0o600,
+  );
+  fs.writeFileSync(layout.backupProfile, JSON.stringify(b.profile, null, 2) + '\n', { mode: 0o644 });
+  const created = await runPgBackRest(profile, 'stanza-create');
+  assertSucceeded(created, 'pgbackrest stanza-create');
+  const probe = async () => writeStatusFile(profile.statusFile, await collectStatus(profile));
+  await probe();
+  let running = Promise.resolve();
+  const timer = setInterval(
+    () => (running = running.then(probe).catch(() => undefined)),
+    o.statusIntervalMs ?? b.settings.statusIntervalSeconds.value * 1000,
+  );
+  timer.unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }
 
 interface WorkerHandle {

@@ -1,0 +1,167 @@
+// The backup commands' work, apart from their printing: take a backup (reporting progress), read the status
+// the worker shows, verify the repository. cli/commands/backup.ts prints what these return.
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  BACKUP_STATUS_VERSION,
+  type BackupSet,
+  type BackupStatus,
+} from '../../config-templates/backup-status';
+import {
+  assertSucceeded,
+  pgBackRestError,
+  repositoryProblem,
+  runPgBackRest,
+  stanzaInfo,
+  type StanzaInfo,
+} from './pgbackrest';
+import type { BackupProfile } from './profile';
+
+export type BackupType = 'full' | 'diff' | 'incr';
+
+export interface BackupProgress {
+  /** 0..1 when pgBackRest reports it. */
+  readonly fraction: number | null;
+  readonly doneBytes: number | null;
+  readonly totalBytes: number | null;
+}
+
+/**
+ * One backup now. A missing stanza is created first (idempotent). Progress comes from pgBackRest's lock
+ * (`info` while the backup runs). Returns the set pgBackRest lists afterwards: only a finished backup is listed.
+ */
+export async function takeBackup(
+  profile: BackupProfile,
+  type: BackupType,
+  onProgress: (p: BackupProgress) => void = () => {},
+  pollMs = 1000,
+): Promise<{ set: BackupSet; seconds: number }> {
+  const before = await stanzaInfo(profile);
+  if (before.code === 1) {
+    const created = await runPgBackRest(profile, 'stanza-create');
+    assertSucceeded(created, 'pgbackrest stanza-create');
+  } else {
+    const problem = repositoryProblem(before);
+    if (problem) throw new Error(`the backup repository cannot be used: ${problem}`);
+  }
+  const known = new Set(before.backups.map((b) => b.label));
+  const t0 = Date.now();
+  const running = runPgBackRest(profile, 'backup', [`--type=${type}`]);
+  let finished = false;
+  void running.finally(() => (finished = true));
+  while (!finished) {
+    await new Promise((r) => setTimeout(r, pollMs));
+    if (finished) break;
+    try {
+      const p = (await stanzaInfo(profile)).progress;
+      if (p)
+        onProgress({
+          fraction: p.total > 0 ? p.done / p.total : null,
+          doneBytes: p.done,
+          totalBytes: p.total,
+        });
+    } catch {
+      // info can fail while the backup holds the repository busy; the next poll tries again.
+    }
+  }
+  const r = await running;
+  assertSucceeded(r, `pgbackrest backup --type=${type}`);
+  const after = await stanzaInfo(profile);
+  const set = after.backups.find((b) => !known.has(b.label));
+  if (!set) throw new Error('pgbackrest backup succeeded but lists no new backup');
+  return { set, seconds: (Date.now() - t0) / 1000 };
+}
+
+/** What the worker shows: never throws (an unreadable repository is a status, not a crash). */
+export async function collectStatus(profile: BackupProfile, now: Date = new Date()): Promise<BackupStatus> {
+  const base = {
+    version: BACKUP_STATUS_VERSION,
+    checkedAt: now.toISOString(),
+    stanza: profile.stanza,
+    repository: profile.repository,
+  } as const;
+  let info: StanzaInfo;
+  try {
+    info = await stanzaInfo(profile);
+  } catch (err) {
+    return {
+      ...base,
+      reachable: false,
+      error: (err as Error).message,
+      lastGood: null,
+      backupCount: 0,
+      walMin: null,
+      walMax: null,
+      backupRunning: false,
+    };
+  }
+  const problem = repositoryProblem(info);
+  return {
+    ...base,
+    reachable: problem === null,
+    error: problem,
+    lastGood: info.backups.at(-1) ?? null,
+    backupCount: info.backups.length,
+    walMin: info.walMin,
+    walMax: info.walMax,
+    backupRunning: info.backupRunning,
+  };
+}
+
+/** Atomically (rename), readable by the worker's user. */
+export function writeStatusFile(file: string, status: BackupStatus): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(status, null, 2) + '\n', { mode: 0o644 });
+  fs.chmodSync(tmp, 0o644);
+  fs.renameSync(tmp, file);
+}
+
+export interface CheckLine {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+/**
+ * `powerhouse verify`: the archive works now (pgBackRest `check`: a WAL switch that must reach the repository),
+ * and every file in the repository matches its checksum (`verify`).
+ */
+export async function verifyRepository(profile: BackupProfile): Promise<CheckLine[]> {
+  const lines: CheckLine[] = [];
+  const info = await stanzaInfo(profile).catch((err: Error) => err);
+  if (info instanceof Error) return [{ name: 'repository', ok: false, detail: info.message }];
+  const problem = repositoryProblem(info);
+  lines.push({
+    name: 'repository',
+    ok: problem === null,
+    detail:
+      problem ??
+      `${profile.repository}: ${info.backups.length} backup(s), WAL ${info.walMin ?? '–'} … ${info.walMax ?? '–'}`,
+  });
+  if (problem) return lines;
+  const check = await runPgBackRest(profile, 'check');
+  lines.push({
+    name: 'archive',
+    ok: check.code === 0,
+    detail: check.code === 0 ? 'a forced WAL switch reached the repository' : pgBackRestError(check.stderr),
+  });
+  const verify = await runPgBackRest(profile, 'verify', [], { logLevel: 'info' });
+  const summary = verify.stderr
+    .split('\n')
+    .filter((l) => /(INFO|WARN|ERROR):/.test(l) && /(backup|archive|checksum|invalid|missing)/i.test(l))
+    .map((l) => l.replace(/^.*?(INFO|WARN|ERROR): /, '').trim())
+    .slice(-3)
+    .join('; ');
+  lines.push({
+    name: 'checksums',
+    ok: verify.code === 0 && !/invalid|missing|error/i.test(summary),
+    detail:
+      verify.code === 0
+        ? summary || 'every backup and WAL file matches its checksum'
+        : pgBackRestError(verify.stderr),
+  });
+  if (info.backups.length === 0)
+    lines.push({ name: 'backups', ok: false, detail: 'no complete backup yet: run powerhouse backup' });
+  return lines;
+}
