@@ -167,8 +167,14 @@ export function renderPgBackRestConf(b: BackupSettings, p: PgBackRestPaths): str
   ].join('\n');
 }
 
-/** conf.d/repository.conf: where backups go, encrypted with the deployment's cipher pass (a secret text). */
-export function renderRepositoryConf(repo: RepositoryConfig, cipherPass: string): string {
+/** pgBackRest reads every option from the environment too: how containers get the cipher pass without a file. */
+export const CIPHER_PASS_ENV = 'PGBACKREST_REPO1_CIPHER_PASS';
+
+/**
+ * conf.d/repository.conf: where backups go, encrypted with the deployment's cipher pass (a secret text), or, with
+ * null, the pass from CIPHER_PASS_ENV in pgBackRest's environment.
+ */
+export function renderRepositoryConf(repo: RepositoryConfig, cipherPass: string | null): string {
   const lines = [
     '# The backup repository of this deployment. Holds secrets: mode 0640, group postgres.',
     '[global]',
@@ -189,7 +195,9 @@ export function renderRepositoryConf(repo: RepositoryConfig, cipherPass: string)
   lines.push(
     '# Encrypted at rest with a generated key; without it nothing in the repository can be read.',
     'repo1-cipher-type=aes-256-cbc',
-    `repo1-cipher-pass=${cipherPass}`,
+    cipherPass === null
+      ? `# repo1-cipher-pass: from ${CIPHER_PASS_ENV} in the environment`
+      : `repo1-cipher-pass=${cipherPass}`,
     '',
   );
   return lines.join('\n');

@@ -35,6 +35,7 @@ export { pgtune, type PgTuneValues } from './pgtune';
 export { resolveTier, flagName, type TierSpec, type InputName } from './resolve-tier';
 export {
   BACKUP_STANZA,
+  CIPHER_PASS_ENV,
   WAL_SEGMENT_BYTES,
   archiveCommand,
   backupSettings,

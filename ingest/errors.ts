@@ -24,6 +24,7 @@ export type ErrorKind =
   | 'too_large'
   | 'unsupported_media_type'
   | 'unavailable'
+  | 'wal_archive_backlog'
   | 'client_aborted'
   | 'internal';
 
@@ -67,6 +68,19 @@ export const httpErrors = {
       503,
       'unavailable',
       { error: 'unavailable', message },
+      { 'Retry-After': String(retryAfterSeconds) },
+    ),
+  /** Un-archived WAL at the tier's disk margin: refused before any database work, nothing stored. */
+  walArchiveBacklog: (
+    message: string,
+    archiveLagBytes: number,
+    walMarginBytes: number,
+    retryAfterSeconds: number,
+  ) =>
+    new HttpError(
+      503,
+      'wal_archive_backlog',
+      { error: 'wal_archive_backlog', message, archiveLagBytes, walMarginBytes },
       { 'Retry-After': String(retryAfterSeconds) },
     ),
   internal: (message: string) => new HttpError(500, 'internal', { error: 'internal', message }),

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { TokenVerifier } from './auth';
+import type { BackupMonitor } from './backup-monitor';
 import { loadCatalog } from './catalog';
 import type { IngestConfig } from './config';
 import { withDeadline } from './deadline';
@@ -28,6 +29,7 @@ const RESTART_ONLY = [
   'limits',
   'migrate',
   'logLevel',
+  'backup',
 ] as const satisfies readonly (keyof IngestConfig)[];
 
 export interface LifecycleDeps {
@@ -42,6 +44,7 @@ export interface LifecycleDeps {
   /** The upload pool when the worker made it (a pool handed in is the caller's to end). */
   readonly ownUploadPool?: Pool;
   readonly warmer?: PoolWarmer;
+  readonly backup?: BackupMonitor;
 }
 
 export interface Lifecycle {
@@ -90,6 +93,8 @@ export function createLifecycle(d: LifecycleDeps): Lifecycle {
     state.catalog = await loadCatalog(d.opsPool, state.tables);
     // Listen with the upload connections open; if they cannot all be opened now, the warmer keeps trying.
     await d.warmer?.fill();
+    // The first reading before the first request: /readyz and the upload check never see "not read yet".
+    await d.backup?.start();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -155,6 +160,7 @@ export function createLifecycle(d: LifecycleDeps): Lifecycle {
     server.closeAllConnections();
     await serverClosed;
     d.warmer?.stop();
+    await d.backup?.stop();
     await Promise.all([d.ownUploadPool && endPool(d.ownUploadPool), endPool(d.opsPool)]);
     log.info('ingest worker stopped');
   }

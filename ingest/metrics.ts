@@ -1,6 +1,7 @@
 // Prometheus metrics of one worker. Each server gets its own Registry so several can run in one process.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Pool } from 'pg';
+import { BACKUP_STATES, type BackupReport } from './backup-health';
 
 export interface IngestMetrics {
   readonly registry: Registry;
@@ -79,4 +80,53 @@ export function createMetrics(pool: Pool, opts: { defaultMetrics?: boolean } = {
       registers,
     }),
   };
+}
+
+/**
+ * Backup health, read from the monitor at each scrape (only with a backup section). A value the worker does not
+ * know (no backup yet, no status file, lag before the first archived segment) is NaN, never a made-up 0.
+ */
+export function registerBackupMetrics(registry: Registry, report: () => BackupReport): void {
+  const registers = [registry];
+  const orNaN = (v: number | null) => v ?? NaN;
+  const gauge = (name: string, help: string, value: (r: BackupReport) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(value(report()));
+      },
+    });
+  gauge(
+    'powerhouse_backup_last_good_timestamp_seconds',
+    'Unix time the newest complete backup finished (NaN: none known)',
+    (r) => (r.lastGoodBackupAt ? Date.parse(r.lastGoodBackupAt) / 1000 : NaN),
+  );
+  gauge(
+    'powerhouse_backup_status_age_seconds',
+    "Age of the backup probe's status file (NaN: none read)",
+    (r) => orNaN(r.statusAgeSeconds),
+  );
+  gauge('powerhouse_wal_archive_lag_bytes', 'WAL written but not yet archived (NaN: unknown)', (r) =>
+    orNaN(r.archiveLagBytes),
+  );
+  gauge('powerhouse_wal_archive_failing', "1 while PostgreSQL's archiver fails, else 0", (r) =>
+    r.archiveFailing ? 1 : 0,
+  );
+  gauge(
+    'powerhouse_wal_archive_margin_bytes',
+    'Un-archived WAL at which new uploads are refused (503 wal_archive_backlog)',
+    (r) => r.walMarginBytes,
+  );
+  new Gauge({
+    name: 'powerhouse_backup_status',
+    help: 'Backup state: 1 for the current one, 0 for the others (as in /readyz)',
+    labelNames: ['status'],
+    registers,
+    collect() {
+      const now = report().status;
+      for (const status of BACKUP_STATES) this.set({ status }, status === now ? 1 : 0);
+    },
+  });
 }

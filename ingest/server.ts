@@ -6,11 +6,12 @@ import type { Pool } from 'pg';
 import type { DestinationStream, Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { TokenVerifier } from './auth';
+import { BackupMonitor } from './backup-monitor';
 import type { IngestConfig } from './config';
 import { createOpsPool, createUploadPool, logIdleErrors } from './db-pools';
 import { createLifecycle } from './lifecycle';
 import { createLogger } from './logger';
-import { createMetrics } from './metrics';
+import { createMetrics, registerBackupMetrics } from './metrics';
 import { PoolWarmer } from './pool-warmer';
 import type { RouteContext, WorkerState } from './routes/context';
 import { requestListener } from './routes/router';
@@ -73,6 +74,8 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
   };
   const tracker = new UploadTracker();
   const metrics = createMetrics(pool, { defaultMetrics: deps.defaultMetrics });
+  const backup = config.backup && new BackupMonitor(config.backup, opsPool, log);
+  if (backup) registerBackupMetrics(metrics.registry, () => backup.report());
   const ctx: RouteContext = {
     config,
     limits,
@@ -84,6 +87,7 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
     slots: new UploadSlots(limits.maxConcurrentUploads, limits.maxConcurrentUploadsPerToken),
     serverWaitMs: deps.serverWaitMs ?? SERVER_WAIT_MS,
     state,
+    backup,
   };
   const inflight = new Set<Promise<void>>();
   const server = createServer(
@@ -104,6 +108,7 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
     opsPool,
     ownUploadPool: deps.pool ? undefined : pool,
     warmer,
+    backup,
   });
 
   return {

@@ -24,6 +24,7 @@ import {
   HETZNER_SERVER_TYPES,
   isPresetTierName,
   presetTier,
+  renderRepositoryConf,
   tune,
   type PresetTierName,
   type RenderedFile,
@@ -33,6 +34,7 @@ import { userData, USER_DATA_LIMIT_BYTES } from './cloud-init';
 import { Firewall, HcloudProvider, Network, NetworkSubnet, Server, SshKey, Volume } from './hcloud';
 import { assertValidWorkerConfig, describeDeployment } from './deployment';
 import { APPLY_UPLOAD, hostApplyScript } from './host-apply';
+import { NO_REPOSITORY_WARNING } from './host-backup';
 import { hetznerTarget, HOST, INGEST_HTTPS_PORT } from './host-files';
 import { escapeTerraform } from './terraform-escape';
 import {
@@ -228,8 +230,35 @@ export class HetznerStack extends TerraformStack {
       ],
     });
 
+    // Backups: Hetzner Object Storage (S3). The hcloud provider cannot make buckets: create one in the Console
+    // (Object Storage) and S3 credentials (Security, S3 credentials); see stacks/README.md.
+    const optional = (id: string, description: string, sensitive = false) =>
+      new TerraformVariable(this, id, { type: 'string', nullable: true, sensitive, description }).addOverride(
+        'default',
+        null,
+      );
+    optional(
+      'backup_s3_bucket',
+      'Bucket for backups (pgBackRest, encrypted). Unset: NO backups, and plan, apply and /readyz say so. Make it in the Hetzner Console first.',
+    );
+    optional(
+      'backup_s3_endpoint',
+      'S3 endpoint of the bucket; unset: <location>.your-objectstorage.com (Hetzner Object Storage).',
+    );
+    optional('backup_s3_region', "The bucket's region; unset: the server's location (fsn1, nbg1, hel1).");
+    optional(
+      'backup_s3_access_key',
+      'S3 access key of the bucket (Hetzner Console: Security, S3 credentials).',
+      true,
+    );
+    optional('backup_s3_secret_key', 'S3 secret key of the bucket.', true);
+    // Loud at plan and apply (a warning, not an error: a first try may go without), and again by powerhouse-backup-setup.
+    this.addOverride('check.backup_repository.assert', [
+      { condition: '${var.backup_s3_bucket != null}', error_message: NO_REPOSITORY_WARNING },
+    ]);
+
     // --- Tier: the same tune() and render() the tests boot for real.
-    this.settings = tune(presetTier(tier));
+    this.settings = tune(presetTier(tier), { diskGB: HETZNER_SERVER_TYPES[tier].diskGB });
     const target = hetznerTarget();
     assertValidWorkerConfig(this.settings, target);
     const deployment = describeDeployment(this.settings, target);
@@ -300,6 +329,7 @@ export class HetznerStack extends TerraformStack {
       userData: doc,
       sshKeys: [sshKey.id],
       publicNet: [{ ipv4Enabled: true, ipv6Enabled: true }],
+      // Hetzner's daily disk images as well: a whole-server fallback, not point-in-time (pgBackRest is that).
       backups: true,
       firewallIds: [Token.asNumber(this.firewall.id)],
       network: [{ networkId: Token.asNumber(network.id), ip: PRIVATE_NETWORK.serverIp, aliasIps: [] }],
@@ -330,15 +360,38 @@ export class HetznerStack extends TerraformStack {
       path: props.workerBundle.file,
       type: AssetType.FILE,
     });
+    const cliBundle = new TerraformAsset(this, 'host_cli_bundle', {
+      path: props.workerBundle.hostCli.file,
+      type: AssetType.FILE,
+    });
     // Every apply brings the server to this version's description (user-data is read at first boot only): the
     // script carries the role setup, the migrate step, the worker's unit and config and the secrets, filled in
     // by Terraform (so its content is sensitive, and its provisioner's output hidden).
     const apply = hostApplyScript({ tier, deployment, privateIp: PRIVATE_NETWORK.serverIp });
     const applyContent = fillPlaceholders(apply, escapeTerraform, (n, form) => secrets.ref(n, form));
+    // The repository's file: Terraform fills in the variables (sensitive: it holds the keys and the cipher pass).
+    const orEmpty = (v: string) => `\${var.${v} == null ? "" : var.${v}}`;
+    const repositoryConf = renderRepositoryConf(
+      {
+        type: 's3',
+        endpoint:
+          '${var.backup_s3_endpoint == null ? "${var.location}.your-objectstorage.com" : var.backup_s3_endpoint}',
+        bucket: orEmpty('backup_s3_bucket'),
+        region: '${var.backup_s3_region == null ? var.location : var.backup_s3_region}',
+        path: `/powerhouse-${tier}`,
+        key: orEmpty('backup_s3_access_key'),
+        keySecret: orEmpty('backup_s3_secret_key'),
+      },
+      secrets.value('backup_cipher_pass'),
+    );
     new DataResource(this, 'ingest_worker', {
       triggersReplace: {
         server: this.server.id,
         bundle: props.workerBundle.sha256,
+        host_cli: props.workerBundle.hostCli.sha256,
+        // The repository's variables: a new bucket or key re-runs the setup.
+        repository:
+          '${nonsensitive(sha256(jsonencode([var.backup_s3_bucket, var.backup_s3_endpoint, var.backup_s3_region, var.backup_s3_access_key, var.backup_s3_secret_key])))}',
         // The description as synthesized (placeholders, not secrets): a change re-runs powerhouse-apply.
         host_files: createHash('sha256').update(apply).digest('hex'),
       },
@@ -353,13 +406,16 @@ export class HetznerStack extends TerraformStack {
       },
       provisioners: [
         { type: 'file', source: bundle.path, destination: HOST.workerUpload },
+        { type: 'file', source: cliBundle.path, destination: HOST.cliUpload },
+        { type: 'file', content: repositoryConf, destination: HOST.repositoryUpload },
         { type: 'file', content: applyContent, destination: APPLY_UPLOAD },
         {
           type: 'remote-exec',
           inline: [
             // The script holds secrets: removed whatever its outcome.
             `bash ${APPLY_UPLOAD}; rc=$?; rm -f ${APPLY_UPLOAD}; exit $rc`,
-            `${HOST.installWorker} ${HOST.workerUpload} ${props.workerBundle.sha256}`,
+            `${HOST.installWorker} ${HOST.workerUpload} ${props.workerBundle.sha256} ${HOST.cliUpload} ${props.workerBundle.hostCli.sha256}`,
+            HOST.backupSetup,
           ],
         },
       ],
@@ -400,6 +456,17 @@ export class HetznerStack extends TerraformStack {
       'how_to_get_secrets',
       `cd cdktf.out/stacks/${id} && terraform output -raw ingest_token   (also: admin_token, app_password, superuser_password)`,
       'Secrets are sensitive outputs: print one at a time, never in logs.',
+    );
+    out(
+      'backup_repository',
+      `\${var.backup_s3_bucket == null ? "NONE: no backups (set backup_s3_bucket)" : "s3://\${var.backup_s3_bucket}/powerhouse-${tier} (pgBackRest, aes-256-cbc)"}`,
+      'Where backups go; `ssh root@<server> powerhouse backups` lists them.',
+    );
+    out(
+      'backup_cipher_pass',
+      secrets.value('backup_cipher_pass'),
+      'Key of the backup repository: keep a copy off this server and its Terraform state (a lost key = unreadable backups).',
+      true,
     );
     out('ingest_token', secrets.value('ingest_token'), 'Bearer token for uploads.', true);
     out('admin_token', secrets.value('admin_token'), 'Bearer token for /v1/admin/pgbouncer.', true);

@@ -6,6 +6,7 @@
 import { gzipSync } from 'node:zlib';
 import { ROLES, SECRET_ENV } from '../config-templates';
 import { deploymentHostFiles, type UserDataOptions } from './cloud-init';
+import { backupHostFiles } from './host-backup';
 import { HOST } from './host-files';
 
 /** Where Terraform's file provisioner leaves the script. */
@@ -16,7 +17,7 @@ const EOF = 'POWERHOUSE_APPLY_EOF';
 export function hostApplyScript(o: Pick<UserDataOptions, 'tier' | 'deployment' | 'privateIp'>): string {
   const d = o.deployment;
   const pgPort = d.target.postgres.port;
-  const files = deploymentHostFiles(o);
+  const files = [...deploymentHostFiles(o), ...backupHostFiles(d)];
   const puts = files.map((f) => {
     if (f.secret) {
       if (f.content.includes(EOF)) throw new Error(`${f.path} contains the heredoc delimiter`);
@@ -66,6 +67,36 @@ PGHOST=127.0.0.1 PGPORT=${pgPort} PGUSER=${ROLES.superuser} PGDATABASE=postgres 
   ${HOST.dbSetup} ${HOST.state}/db/userlist.txt
 touch ${HOST.state}/db/roles.done
 install -m 0640 -o postgres -g postgres ${HOST.state}/db/userlist.txt /etc/pgbouncer/userlist.txt
+
+# Backups: the repository's file from the stack's variables (it holds the keys: root and group postgres only), the
+# superuser's password for pgBackRest's connection, and WAL archiving on exactly when there is a repository.
+install -d -o postgres -g postgres -m 0750 /var/spool/pgbackrest /var/log/pgbackrest ${HOST.backupStateDir}
+chmod 0755 ${HOST.backupStateDir}
+install -d -m 0755 ${HOST.pgbackrestDir}/conf.d
+if [ -f ${HOST.repositoryUpload} ] && grep -q '^repo1-s3-bucket=.' ${HOST.repositoryUpload}; then
+  for k in repo1-s3-key repo1-s3-key-secret; do
+    grep -q "^$k=." ${HOST.repositoryUpload} || { rm -f ${HOST.repositoryUpload}; echo "powerhouse-apply: backup_s3_bucket is set but $k is empty: set backup_s3_access_key and backup_s3_secret_key" >&2; exit 1; }
+  done
+  install -m 0640 -o root -g postgres ${HOST.repositoryUpload} ${HOST.repositoryConf}
+  rm -f ${HOST.noBackupsConf}
+  want_archive=on
+else
+  rm -f ${HOST.repositoryConf}
+  printf '%s\n' "# db-powerhouse: no backup repository configured (stacks/host-apply.ts): WAL is not archived." "archive_mode = off" > ${HOST.noBackupsConf}
+  want_archive=off
+fi
+rm -f ${HOST.repositoryUpload}
+umask 077
+printf '%s\n' "*:*:*:${ROLES.superuser}:$${SECRET_ENV.superuser_password}" > ${HOST.postgresPgpass}
+umask 022
+chown postgres:postgres ${HOST.postgresPgpass}
+have_archive=$(PGPASSWORD="$${SECRET_ENV.superuser_password}" psql -X -At -h 127.0.0.1 -p ${pgPort} -U ${ROLES.superuser} -d postgres -c 'SHOW archive_mode')
+if [ "$have_archive" != "$want_archive" ]; then
+  echo "powerhouse-apply: archive_mode $have_archive -> $want_archive: restarting PostgreSQL (uploads in flight get 503 and are retried)"
+  systemctl restart postgresql@16-main
+else
+  systemctl reload postgresql@16-main
+fi
 
 # PgBouncer: a changed ini (e.g. client TLS) needs a restart; otherwise a reload takes the new userlist.
 if cmp -s ${HOST.staged}/pgbouncer/pgbouncer.ini /etc/pgbouncer/pgbouncer.ini; then

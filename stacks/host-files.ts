@@ -41,6 +41,25 @@ export const HOST = {
   bootstrapFailed: '/var/lib/powerhouse/bootstrap.failed',
   ready: '/var/lib/powerhouse/ready.json',
   log: '/var/log/powerhouse-bootstrap.log',
+  /** pgBackRest: the tier's config, and the repository's (from the stack's backup_s3_* variables, 0640 postgres). */
+  pgbackrestDir: '/etc/pgbackrest',
+  pgbackrestConf: '/etc/pgbackrest/pgbackrest.conf',
+  repositoryConf: '/etc/pgbackrest/conf.d/repository.conf',
+  /** Where Terraform drops the repository's file (it holds the keys) before powerhouse-apply installs it. */
+  repositoryUpload: '/root/powerhouse-repository.conf',
+  /** archive_mode = off while no repository is configured (read after the tier's 90-powerhouse.conf). */
+  noBackupsConf: '/etc/postgresql/16/main/conf.d/95-no-backups.conf',
+  backupProfile: '/etc/powerhouse/backup.json',
+  /** Written by the status probe (user postgres), read by the worker. */
+  backupStateDir: '/var/lib/powerhouse/backup',
+  backupStatus: '/var/lib/powerhouse/backup/status.json',
+  /** The superuser's password for pgBackRest's connection (postgres's ~/.pgpass). */
+  postgresPgpass: '/var/lib/postgresql/.pgpass',
+  backupSetup: '/usr/local/sbin/powerhouse-backup-setup',
+  /** The host's `powerhouse` (cli/host-main.ts bundled) and its wrapper on PATH. */
+  cliJs: '/opt/powerhouse/cli/powerhouse.js',
+  cliUpload: '/root/powerhouse-host.js',
+  cliBin: '/usr/local/bin/powerhouse',
 } as const;
 
 export const WORKER_USER = 'powerhouse';
@@ -69,6 +88,8 @@ export const WORKER_LISTEN = { host: '127.0.0.1', port: DEFAULT_PORTS.ingest } a
 export const HOST_PACKAGES = [
   'postgresql-16',
   'pgbouncer',
+  // pgBackRest ≥ 2.46 from apt.postgresql.org (PostgreSQL 16; Debian's own stops at 15).
+  'pgbackrest',
   'nodejs',
   'caddy',
   'curl',
@@ -91,8 +112,43 @@ export function hetznerTarget(
     pgbouncer: { host: '127.0.0.1', port: bouncerPort, caFile: HOST.pgbouncerCa },
     workerListen: WORKER_LISTEN,
     renderOptions: { ...HOST_RENDER_OPTIONS, pgPort, bouncerPort },
+    backup: {
+      bin: '/usr/bin/pgbackrest',
+      configPath: HOST.pgbackrestDir,
+      paths: {
+        dataDir: HOST_PG.dataDir,
+        pgPort,
+        pgSocketDir: DEFAULT_RENDER_OPTIONS.pgSocketDir,
+        pgUser: ROLES.superuser,
+        spoolPath: '/var/spool/pgbackrest',
+        logPath: '/var/log/pgbackrest',
+        lockPath: '/tmp/pgbackrest',
+      },
+      profile: {
+        osUser: 'postgres',
+        postgres: {
+          binDir: HOST_PG.binDir,
+          dataDir: HOST_PG.dataDir,
+          port: pgPort,
+          socketDir: DEFAULT_RENDER_OPTIONS.pgSocketDir,
+          configDir: HOST_PG.configDir,
+          startCommand: 'systemctl start postgresql@16-main',
+          stopCommand: 'systemctl stop postgresql@16-main',
+        },
+        passFile: HOST.postgresPgpass,
+        repository: `the repository in ${HOST.repositoryConf}`,
+      },
+      statusFile: HOST.backupStatus,
+    },
   };
 }
+
+/** Debian's PostgreSQL 16 cluster "main". */
+export const HOST_PG = {
+  binDir: '/usr/lib/postgresql/16/bin',
+  dataDir: '/var/lib/postgresql/16/main',
+  configDir: '/etc/postgresql/16/main',
+} as const;
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -294,6 +350,8 @@ umask 022
 
 step "PostgreSQL and PgBouncer configuration"
 ${installLines(pgFiles)}
+# WAL archiving waits for the repository, which the first apply configures (powerhouse-apply).
+[ -f ${HOST.repositoryConf} ] || printf '%s\\n' "# db-powerhouse: no backup repository yet: WAL is not archived." "archive_mode = off" > ${HOST.noBackupsConf}
 systemctl restart postgresql@16-main
 psql_su() { PGPASSWORD=$${SECRET_ENV.superuser_password} psql -X -h 127.0.0.1 -p ${o.pgPort} -U ${ROLES.superuser} -d postgres "$@"; }
 if [ "$(psql_su -At -c 'SELECT count(*) FROM pg_file_settings WHERE error IS NOT NULL')" != 0 ]; then
@@ -354,7 +412,7 @@ exec /usr/bin/node ${HOST.workerJs} --migrate ${HOST.ingestConfig}
  */
 export function installWorkerScript(tier: string): string {
   return `#!/bin/bash
-# powerhouse-install-worker FILE SHA256 (stacks/host-files.ts)
+# powerhouse-install-worker FILE SHA256 [CLI_FILE CLI_SHA256] (stacks/host-files.ts)
 set -euo pipefail
 src=\${1:?usage: powerhouse-install-worker FILE SHA256}; want=\${2:?usage: powerhouse-install-worker FILE SHA256}
 echo "powerhouse: waiting for cloud-init to finish the first boot"
@@ -368,6 +426,13 @@ got=$(sha256sum "$src" | cut -d ' ' -f 1)
 [ "$got" = "$want" ] || { echo "powerhouse: worker bundle checksum $got, expected $want" >&2; exit 1; }
 install -D -m 0644 -o root -g root "$src" ${HOST.workerJs}
 rm -f "$src"
+# The host's \`powerhouse\` (backup commands), shipped beside the worker.
+if [ -n "\${3:-}" ]; then
+  got=$(sha256sum "$3" | cut -d ' ' -f 1)
+  [ "$got" = "\${4:?usage: powerhouse-install-worker FILE SHA256 CLI_FILE CLI_SHA256}" ] || { echo "powerhouse: host CLI bundle checksum $got, expected $4" >&2; exit 1; }
+  install -D -m 0644 -o root -g root "$3" ${HOST.cliJs}
+  rm -f "$3"
+fi
 systemctl restart ${WORKER_SERVICE}
 for _ in $(seq 1 90); do
   if out=$(curl -fsS --max-time 5 --cacert ${HOST.tlsCert} https://127.0.0.1:${INGEST_HTTPS_PORT}/readyz 2>/dev/null); then

@@ -69,6 +69,8 @@ const IMAGE_SOURCES: Record<LocalService['name'], string[]> = {
   pgbouncer: ['Dockerfile'],
   migrate: WORKER_SOURCES,
   ingest: WORKER_SOURCES,
+  // The host's `powerhouse` (backup commands) is bundled from the CLI and the backup modules.
+  backup: [...WORKER_SOURCES, 'cli', 'stacks'],
 };
 
 export class LocalDockerStack extends TerraformStack {

@@ -5,6 +5,8 @@ import {
   DEFAULT_PORTS,
   placeholder,
   renderedFile,
+  renderRepositoryConf,
+  CIPHER_PASS_ENV,
   ROLES,
   SECRET_ENV,
   type RenderOptions,
@@ -14,12 +16,15 @@ import { OWNER_URL_ENV } from '../ingest/config';
 import { dbSetupFiles, dbSetupSecrets } from './database-setup';
 import { DEFAULT_TOKEN_ID, describeDeployment, type DeploymentTarget } from './deployment';
 import { tlsCertScript } from './host-files';
+import { DEFAULT_PROFILE_PATH } from './backup/profile';
 
 /** Images built from this repository's Dockerfile (one target each). */
 export const LOCAL_IMAGES = {
   postgres: { target: 'postgres', tag: 'db-powerhouse-postgres:local' },
   pgbouncer: { target: 'pgbouncer', tag: 'db-powerhouse-pgbouncer:local' },
   ingest: { target: 'ingest', tag: 'db-powerhouse-ingest:local' },
+  /** PostgreSQL's image with Node.js and the host's `powerhouse`: the backup schedule and the status probe. */
+  backup: { target: 'backup', tag: 'db-powerhouse-backup:local' },
 } as const;
 
 /** Directory in the postgres image (owned by postgres) where the first start leaves PgBouncer's userlist. */
@@ -61,7 +66,7 @@ export interface ServiceFile {
 }
 
 export interface LocalService {
-  readonly name: 'postgres' | 'roles' | 'pgbouncer' | 'migrate' | 'ingest';
+  readonly name: 'postgres' | 'roles' | 'pgbouncer' | 'migrate' | 'ingest' | 'backup';
   readonly image: (typeof LOCAL_IMAGES)[keyof typeof LOCAL_IMAGES];
   readonly command?: readonly string[];
   /** Values may hold secret references (Terraform expressions or compose variables). */
@@ -94,7 +99,20 @@ export const LOCAL_VOLUMES = {
   data: 'powerhouse-pgdata',
   auth: 'powerhouse-auth',
   tls: 'powerhouse-tls',
+  /** The pgBackRest repository (posix): copy it off the machine for protection against a lost disk. */
+  backupRepo: 'powerhouse-backup-repo',
+  /** The probe's status, read by the worker. */
+  backupStatus: 'powerhouse-backup-status',
+  /** PostgreSQL's socket directory, shared with the backup container (pgBackRest connects over it). */
+  pgSocket: 'powerhouse-pg-socket',
 } as const;
+
+const PG_DATA = '/var/lib/postgresql/data';
+const BACKUP_REPO = '/var/lib/pgbackrest-repo';
+const BACKUP_STATUS_DIR = '/var/lib/powerhouse-backup';
+/** Written by the backup container at start from the superuser's password in its environment. */
+const BACKUP_PGPASS = '/tmp/powerhouse-pgpass';
+const HOST_CLI = '/usr/local/bin/powerhouse';
 
 /**
  * render() options inside the containers: PostgreSQL listens on the container network and admits only
@@ -127,6 +145,33 @@ export const DOCKER_TARGET: DeploymentTarget = {
   pgbouncer: { host: 'pgbouncer', port: DEFAULT_PORTS.pgbouncer, caFile: BOUNCER_TLS.caFile },
   workerListen: { host: '0.0.0.0', port: DEFAULT_PORTS.ingest },
   renderOptions: LOCAL_RENDER_OPTIONS,
+  backup: {
+    bin: '/usr/bin/pgbackrest',
+    configPath: '/etc/pgbackrest',
+    paths: {
+      dataDir: PG_DATA,
+      pgPort: DEFAULT_PORTS.postgres,
+      pgSocketDir: '/var/run/postgresql',
+      pgUser: ROLES.superuser,
+      spoolPath: '/var/spool/pgbackrest',
+      logPath: '/var/log/pgbackrest',
+      lockPath: '/tmp/pgbackrest',
+    },
+    profile: {
+      osUser: 'postgres',
+      postgres: {
+        binDir: '/usr/lib/postgresql/16/bin',
+        dataDir: PG_DATA,
+        port: DEFAULT_PORTS.postgres,
+        socketDir: '/var/run/postgresql',
+        startCommand: 'docker compose start postgres',
+        stopCommand: 'docker compose stop postgres',
+      },
+      passFile: BACKUP_PGPASS,
+      repository: `posix ${BACKUP_REPO} (Docker volume ${'powerhouse-backup-repo'})`,
+    },
+    statusFile: `${BACKUP_STATUS_DIR}/status.json`,
+  },
 };
 
 /** The local stack's containers for a tier. Secrets appear as placeholders (config-templates/secrets.ts). */
@@ -155,6 +200,21 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
     content: JSON.stringify(workerFile, null, 2) + '\n',
     mode: '0644',
   };
+  if (!d.backup) throw new Error('the Docker target backs up');
+  const pgbackrestFiles: ServiceFile[] = [
+    { path: '/etc/pgbackrest/pgbackrest.conf', content: d.backup.conf, mode: '0644' },
+    {
+      // The cipher pass comes from the environment (a compose/Terraform secret), never from a file.
+      path: '/etc/pgbackrest/conf.d/repository.conf',
+      content: renderRepositoryConf({ type: 'posix', path: BACKUP_REPO }, null),
+      mode: '0644',
+    },
+  ];
+  const backupProfile: ServiceFile = {
+    path: DEFAULT_PROFILE_PATH,
+    content: JSON.stringify(d.backup.profile, null, 2) + '\n',
+    mode: '0644',
+  };
   // The worker's URLs name BOUNCER_TLS.caFile; PgBouncer's container writes it, the others only read it.
   const tlsReadOnly = { volume: LOCAL_VOLUMES.tls, path: TLS_DIR, readOnly: true };
 
@@ -164,7 +224,11 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
       image: LOCAL_IMAGES.postgres,
       // The image's postgresql.conf is replaced by ours: PGDATA keeps the data, the rendered file the tuning.
       command: ['postgres', '-c', `config_file=${PG_ETC}/postgresql.conf`],
-      env: { POSTGRES_PASSWORD: placeholder('superuser_password') },
+      env: {
+        POSTGRES_PASSWORD: placeholder('superuser_password'),
+        // archive_command's pgBackRest inherits it.
+        [CIPHER_PASS_ENV]: placeholder('backup_cipher_pass'),
+      },
       files: [
         {
           path: `${PG_ETC}/postgresql.conf`,
@@ -175,8 +239,14 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
         },
         { path: `${PG_ETC}/90-powerhouse.conf`, content: pgConf.content, mode: '0644' },
         { path: `${PG_ETC}/pg_hba.conf`, content: hba.content, mode: '0644' },
+        // archive_command runs here: pgBackRest with the same config as the backup container.
+        ...pgbackrestFiles,
       ],
-      volumes: [{ volume: LOCAL_VOLUMES.data, path: '/var/lib/postgresql/data' }],
+      volumes: [
+        { volume: LOCAL_VOLUMES.data, path: PG_DATA },
+        { volume: LOCAL_VOLUMES.backupRepo, path: BACKUP_REPO },
+        { volume: LOCAL_VOLUMES.pgSocket, path: '/var/run/postgresql' },
+      ],
       ports: [], // PostgreSQL is never published; clients go through PgBouncer.
       healthcheck: {
         test: sh('pg_isready -q -h 127.0.0.1 -p 5432 -U postgres -d postgres'),
@@ -281,7 +351,7 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
         [SECRET_ENV.admin_token]: placeholder('admin_token'),
       },
       files: [workerConfigFile],
-      volumes: [tlsReadOnly],
+      volumes: [tlsReadOnly, { volume: LOCAL_VOLUMES.backupStatus, path: BACKUP_STATUS_DIR, readOnly: true }],
       ports: [{ host: ports.ingest, container: workerPort }],
       healthcheck: {
         test: [
@@ -296,6 +366,41 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
         startPeriod: '30s',
       },
       dependsOn: ['pgbouncer', 'migrate'],
+    },
+    {
+      // The host's timers as a loop: the status probe every statusIntervalSeconds, and a backup when one is due.
+      name: 'backup',
+      image: LOCAL_IMAGES.backup,
+      command: [
+        'sh',
+        '-c',
+        `set -e; umask 077; printf '*:*:*:${ROLES.superuser}:%s\\n' "$${SECRET_ENV.superuser_password}" > ${BACKUP_PGPASS}; ` +
+          `${HOST_CLI} backup --if-due --quiet || true; ` +
+          `while :; do ${HOST_CLI} backup-status --write || true; ${HOST_CLI} backup --if-due --quiet || true; ` +
+          `sleep ${settings.backup.statusIntervalSeconds.value}; done`,
+      ],
+      env: {
+        [SECRET_ENV.superuser_password]: placeholder('superuser_password'),
+        [CIPHER_PASS_ENV]: placeholder('backup_cipher_pass'),
+      },
+      files: [...pgbackrestFiles, backupProfile],
+      volumes: [
+        { volume: LOCAL_VOLUMES.data, path: PG_DATA, readOnly: true },
+        { volume: LOCAL_VOLUMES.backupRepo, path: BACKUP_REPO },
+        { volume: LOCAL_VOLUMES.pgSocket, path: '/var/run/postgresql' },
+        { volume: LOCAL_VOLUMES.backupStatus, path: BACKUP_STATUS_DIR },
+      ],
+      ports: [],
+      healthcheck: {
+        // Healthy while the probe keeps its status fresh (it runs every statusIntervalSeconds).
+        test: sh(`test -n "$(find ${BACKUP_STATUS_DIR}/status.json -mmin -3 2>/dev/null)"`),
+        interval: '30s',
+        timeout: '5s',
+        retries: 6,
+        startPeriod: '120s',
+      },
+      user: 'postgres',
+      dependsOn: ['postgres'],
     },
   ];
 }

@@ -8,26 +8,31 @@ import { buildSync } from 'esbuild';
 
 export const REPO_ROOT = path.resolve(__dirname, '..');
 export const INGEST_ENTRY = 'ingest/main.ts';
+/** The host's `powerhouse` (backup commands), bundled the same way. */
+export const HOST_CLI_ENTRY = 'cli/host-main.ts';
 /** Node.js major of the host image's distribution package (Debian 13: nodejs 20.19). */
 export const HOST_NODE_TARGET = 'node20';
 
-export interface WorkerBundle {
+export interface BundleFile {
   /** Absolute path of the bundle. */
   readonly file: string;
   readonly sha256: string;
   readonly bytes: number;
 }
 
-export function describeBundle(file: string): WorkerBundle {
+export interface WorkerBundle extends BundleFile {
+  /** The host's `powerhouse` command (cli/host-main.ts), shipped beside the worker. */
+  readonly hostCli: BundleFile;
+}
+
+export function describeBundle(file: string): BundleFile {
   const data = fs.readFileSync(file);
   return { file, sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
 }
 
-/** Bundles `entry` (default ingest/main.ts) into `outDir/ingest-worker.js`. Throws with esbuild's messages. */
-export function buildWorkerBundle(outDir: string, entry = path.join(REPO_ROOT, INGEST_ENTRY)): WorkerBundle {
-  if (!fs.existsSync(entry))
-    throw new Error(`ingest worker entry ${entry} not found: cannot bundle the worker`);
-  const outfile = path.join(outDir, 'ingest-worker.js');
+/** Bundles `entry` into `outfile`. Throws with esbuild's messages. */
+export function bundle(entry: string, outfile: string): BundleFile {
+  if (!fs.existsSync(entry)) throw new Error(`entry ${entry} not found: cannot bundle it`);
   try {
     buildSync({
       entryPoints: [entry],
@@ -44,7 +49,14 @@ export function buildWorkerBundle(outDir: string, entry = path.join(REPO_ROOT, I
       logLevel: 'silent',
     });
   } catch (err) {
-    throw new Error(`bundling the ingest worker (${entry}) failed: ${(err as Error).message}`);
+    throw new Error(`bundling ${entry} failed: ${(err as Error).message}`);
   }
   return describeBundle(outfile);
+}
+
+/** The worker (`entry`, default ingest/main.ts) as outDir/ingest-worker.js and the host CLI as powerhouse-host.js. */
+export function buildWorkerBundle(outDir: string, entry = path.join(REPO_ROOT, INGEST_ENTRY)): WorkerBundle {
+  const worker = bundle(entry, path.join(outDir, 'ingest-worker.js'));
+  const hostCli = bundle(path.join(REPO_ROOT, HOST_CLI_ENTRY), path.join(outDir, 'powerhouse-host.js'));
+  return { ...worker, hostCli };
 }

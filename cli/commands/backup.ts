@@ -5,6 +5,7 @@ import { counted } from '../../config-templates/plural';
 import { loadBackupProfile } from '../../stacks/backup/profile';
 import {
   collectStatus,
+  dueBackup,
   takeBackup,
   verifyRepository,
   writeStatusFile,
@@ -39,10 +40,21 @@ function backupNowCommand(): Command {
     .addOption(new Option('--type <type>', 'backup type').choices(['full', 'diff', 'incr']).default('full'))
     .addOption(profileOption())
     .option('--quiet', 'no progress lines (timers)')
-    .action(async (o: { type: BackupType; profile?: string; quiet?: boolean }) => {
+    .option(
+      '--if-due',
+      'only if one is due: full weekly (or when there is none), differential daily; the type follows',
+    )
+    .action(async (o: { type: BackupType; profile?: string; quiet?: boolean; ifDue?: boolean }) => {
       const profile = loadBackupProfile(o.profile);
+      let type = o.type;
+      if (o.ifDue) {
+        const info = await stanzaInfo(profile);
+        const due = info.code === 1 ? 'full' : dueBackup(info);
+        if (due === null) return;
+        type = due;
+      }
       let shown = -1;
-      const { set, seconds } = await takeBackup(profile, o.type, (p) => {
+      const { set, seconds } = await takeBackup(profile, type, (p) => {
         if (o.quiet || p.fraction === null) return;
         const pct = Math.floor(p.fraction * 100);
         if (pct === shown) return;
@@ -198,8 +210,13 @@ function backupStatusCommand(): Command {
     .action(async (o: { profile?: string; write?: boolean }) => {
       const profile = loadBackupProfile(o.profile);
       const status = await collectStatus(profile);
-      if (o.write) writeStatusFile(profile.statusFile, status);
-      out(JSON.stringify(status, null, 2));
+      if (o.write) {
+        // The timer's journal gets a line only when something is wrong.
+        writeStatusFile(profile.statusFile, status);
+        if (status.error) err(`backup-status: ${status.error}`);
+      } else {
+        out(JSON.stringify(status, null, 2));
+      }
       if (!status.reachable) process.exitCode = 1;
     });
 }

@@ -12,6 +12,7 @@ import type { LocalStack } from '../../stacks/local-processes/stack';
 import { portNumber } from '../flag-values';
 import { counted } from '../../config-templates/plural';
 import { exitWithFailure } from '../report-error';
+import { findPgBackRest } from '../../stacks/backup/find-pgbackrest';
 import { addTierOptions, tierFromFlags, type TierFlags } from '../tier-options';
 
 /** How to install PgBouncer on Debian/Ubuntu: as root there is no sudo to ask (and often none installed). */
@@ -40,7 +41,11 @@ export function upCommand(): Command {
       'PgBouncer port (127.0.0.1); default 6432, or a free one if 6432 is taken',
     )
     .option('--log-level <level>', 'worker log level (logs go to DATA_DIR/ingest.log)', 'info')
-    .option('--no-pgbouncer', 'do not start PgBouncer: the worker connects to PostgreSQL directly');
+    .option('--no-pgbouncer', 'do not start PgBouncer: the worker connects to PostgreSQL directly')
+    .option(
+      '--backup-repo <dir>',
+      'archive WAL and keep backups in this pgBackRest repository (pgBackRest 2.46+; powerhouse backup/backups/restore with --profile DATA_DIR/backup.json)',
+    );
   cmd.action(
     async (
       o: TierFlags & {
@@ -49,6 +54,7 @@ export function upCommand(): Command {
         bouncerPort?: string;
         logLevel: string;
         pgbouncer: boolean;
+        backupRepo?: string;
       },
     ) => {
       // Usage errors (exit 2, see main.ts) before anything starts; from here on, failures exit 1 in one line.
@@ -68,7 +74,7 @@ async function up(
   tier: Tier,
   ingestPort: number,
   bouncerPortFlag: number | undefined,
-  o: { dataDir: string; logLevel: string; pgbouncer: boolean },
+  o: { dataDir: string; logLevel: string; pgbouncer: boolean; backupRepo?: string },
 ): Promise<void> {
   const dataDir = path.resolve(o.dataDir);
   // A closed terminal must not turn the orderly stop (SIGHUP below) into a crash on the next write.
@@ -94,7 +100,11 @@ async function up(
   type StackModule = typeof import('../../stacks/local-processes/stack');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { startLocalStack } = require('../../stacks/local-processes/stack') as StackModule;
+  const backup = o.backupRepo
+    ? { pgbackrest: findPgBackRest(), repoPath: path.resolve(o.backupRepo) }
+    : undefined;
   const stack = await startLocalStack({
+    backup,
     dataDir,
     tier,
     ingestPort,
@@ -147,6 +157,11 @@ async function serve(
     `                (role ${ROLES.app}: reads and writes rows, no DDL; ${stack.bouncer ? 'PgBouncer without TLS: it listens on 127.0.0.1 only' : 'PostgreSQL on 127.0.0.1 only'})`,
   );
   out(`secrets         ${localDataDir(dataDir).secrets} (0600)`);
+  out(
+    stack.backupProfile
+      ? `backups         WAL archived within ${stack.settings.backup.archiveTimeoutSeconds.value} s; powerhouse backup|backups|restore --profile ${stack.backupProfile}`
+      : 'backups         NONE: this stack keeps no backups (start it with --backup-repo DIR to archive WAL with pgBackRest)',
+  );
   out('');
   out('try it:');
   out(`  printf 'tm_id,source,target\\n1,Hello,Hallo\\n1,World,Welt\\n' | \\`);

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { canWrite, type AuthToken, type TokenVerifier } from '../auth';
+import type { BackupMonitor } from '../backup-monitor';
 import type { CatalogTable } from '../catalog';
 import type { IngestConfig, IngestLimits } from '../config';
 import { httpErrors } from '../errors';
@@ -34,6 +35,8 @@ export interface RouteContext {
   /** How long an upload or lookup waits for a database server connection before a 503. */
   readonly serverWaitMs: number;
   readonly state: WorkerState;
+  /** Present when the config has a backup section: /readyz, /metrics and the upload check read it. */
+  readonly backup?: BackupMonitor;
 }
 
 /** Route names: the `route` label of the responses metric. */

@@ -13,25 +13,35 @@ export async function handleReady(ctx: RouteContext, x: Exchange): Promise<void>
   if (ctx.state.closing)
     return sendJson(ctx, x.res, 503, { status: 'unavailable', message: 'shutting down' });
   const t0 = performance.now();
+  const latency = () => +(performance.now() - t0).toFixed(2);
+  const retry = { 'Retry-After': String(ctx.limits.retryAfterSeconds) };
+  // Only with a backup section: a config without one answers exactly as before backups existed.
+  const backup = () => (ctx.backup ? { backup: ctx.backup.report() } : {});
   try {
     // Saturated by uploads, PgBouncer queues the probe for up to query_wait_timeout: do not wait that long.
     await withDeadline(ctx.opsPool.query('SELECT 1'), READY_TIMEOUT_MS, () => {
       throw new Error(`no answer within ${READY_TIMEOUT_MS} ms`);
     });
-    sendJson(ctx, x.res, 200, { status: 'ready', latencyMs: +(performance.now() - t0).toFixed(2) });
   } catch (err) {
-    sendJson(
+    const body = {
+      status: 'unavailable',
+      message: `database: ${(err as Error).message}`,
+      latencyMs: latency(),
+    };
+    return sendJson(ctx, x.res, 503, { ...body, ...backup() }, retry);
+  }
+  const latencyMs = latency();
+  const b = backup();
+  // Uploads are refused while WAL waits at the disk margin: not ready. Every other backup state still takes uploads.
+  if (b.backup?.status === 'refusing')
+    return sendJson(
       ctx,
       x.res,
       503,
-      {
-        status: 'unavailable',
-        message: `database: ${(err as Error).message}`,
-        latencyMs: +(performance.now() - t0).toFixed(2),
-      },
-      { 'Retry-After': String(ctx.limits.retryAfterSeconds) },
+      { status: 'unavailable', message: `backup: ${b.backup.message}`, latencyMs, ...b },
+      retry,
     );
-  }
+  sendJson(ctx, x.res, 200, { status: 'ready', latencyMs, ...b });
 }
 
 export async function handleMetrics(ctx: RouteContext, x: Exchange): Promise<void> {

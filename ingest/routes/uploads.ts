@@ -86,6 +86,16 @@ async function admitAndRun(
       `Content-Length ${declared} is over ${limits.maxBodyBytes} bytes`,
     );
 
+  // Un-archived WAL at the disk margin: refuse before writing more (the monitor's last reading, no query).
+  const backup = ctx.backup?.report();
+  if (backup?.status === 'refusing')
+    throw httpErrors.walArchiveBacklog(
+      backup.message,
+      backup.archiveLagBytes ?? 0,
+      backup.walMarginBytes,
+      limits.retryAfterSeconds,
+    );
+
   const slot = ctx.slots.tryAcquire(token.id);
   if ('refused' in slot) {
     throw httpErrors.unavailable(

@@ -72,28 +72,68 @@ export async function takeBackup(
   return { set, seconds: (Date.now() - t0) / 1000 };
 }
 
+/** The repository's file (every target keeps the repository in conf.d/repository.conf). */
+export const repositoryConfFile = (p: BackupProfile) =>
+  path.join(p.pgbackrest.configPath, 'conf.d', 'repository.conf');
+
+/** The repository as its file names it (type and location, never a key), or null when there is none. */
+export function repositoryName(p: BackupProfile): string | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(repositoryConfFile(p), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    return p.repository; // unreadable to this user: the profile's name for it
+  }
+  const get = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
+  const type = get('repo1-type') || 'posix';
+  return type === 's3'
+    ? `s3 https://${get('repo1-s3-endpoint')}/${get('repo1-s3-bucket')}${get('repo1-path')}`
+    : `${type} ${get('repo1-path')}`;
+}
+
+/** Hours after which a backup is due where no timer schedules them (the Docker stack's loop). */
+export const DUE_AFTER_HOURS = { full: 7 * 24, diff: 24 } as const;
+
+/** The backup due now: a full one weekly (or when there is none), a differential daily; null when none is. */
+export function dueBackup(info: StanzaInfo, now: Date = new Date()): BackupType | null {
+  const hours = (iso: string) => (now.getTime() - Date.parse(iso)) / 3_600_000;
+  const fulls = info.backups.filter((b) => b.type === 'full');
+  if (fulls.length === 0 || hours(fulls[fulls.length - 1].stoppedAt) >= DUE_AFTER_HOURS.full) return 'full';
+  const newest = info.backups[info.backups.length - 1];
+  return hours(newest.stoppedAt) >= DUE_AFTER_HOURS.diff ? 'diff' : null;
+}
+
 /** What the worker shows: never throws (an unreadable repository is a status, not a crash). */
 export async function collectStatus(profile: BackupProfile, now: Date = new Date()): Promise<BackupStatus> {
+  const name = repositoryName(profile);
   const base = {
     version: BACKUP_STATUS_VERSION,
     checkedAt: now.toISOString(),
     stanza: profile.stanza,
-    repository: profile.repository,
+    repository: name ?? 'none',
   } as const;
+  const none = {
+    lastGood: null,
+    backupCount: 0,
+    walMin: null,
+    walMax: null,
+    backupRunning: false,
+  } as const;
+  if (name === null)
+    return {
+      ...base,
+      ...none,
+      reachable: false,
+      error:
+        `no backup repository is configured (${repositoryConfFile(profile)} is missing): WAL is not archived and ` +
+        "nothing protects the data beyond this server's disk",
+    };
   let info: StanzaInfo;
   try {
     info = await stanzaInfo(profile);
   } catch (err) {
-    return {
-      ...base,
-      reachable: false,
-      error: (err as Error).message,
-      lastGood: null,
-      backupCount: 0,
-      walMin: null,
-      walMax: null,
-      backupRunning: false,
-    };
+    return { ...base, ...none, reachable: false, error: (err as Error).message };
   }
   const problem = repositoryProblem(info);
   return {

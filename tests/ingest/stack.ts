@@ -91,10 +91,11 @@ export interface IngestStack {
   ingestPool(): Promise<Record<string, string>>;
 }
 
-export async function startIngestStack(): Promise<IngestStack> {
+/** `conf`: more postgresql.conf lines (e.g. WAL archiving for the backup-health tests). */
+export async function startIngestStack(opts: { conf?: string } = {}): Promise<IngestStack> {
   // A 2-core, 4 GiB tier for 32 concurrent uploaders: ingest pool 32, enough for the 30-upload hazard test.
   const settings = tune(customTier({ cores: 2, ramMiB: 4096, disk: 'ssd' }, 32));
-  const pg = await startTestPostgres({ conf: 'max_connections = 100\n' });
+  const pg = await startTestPostgres({ conf: 'max_connections = 100\n' + (opts.conf ?? '') });
   const ingestPassword = randomPassword();
   const statsPassword = randomPassword();
   const ownerPassword = randomPassword();

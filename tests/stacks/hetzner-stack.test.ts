@@ -1,12 +1,13 @@
 // The three Hetzner stacks, synthesized in-process: what the Terraform JSON asks Hetzner for (server type,
 // firewall, protection, network), that no secret is a literal, and that the user-data the server boots with
 // fits Hetzner's 32 KiB, passes `cloud-init schema`, and carries render()'s files byte for byte.
+import { describeDeployment } from '../../stacks/deployment';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Testing } from 'cdktf';
-import { HETZNER_SERVER_TYPES, presetTier, render, tune, type PresetTierName } from '../../config-templates';
+import { HETZNER_SERVER_TYPES, presetTier, tune, type PresetTierName } from '../../config-templates';
 import { PGDG_KEY_FILE, PGDG_KEY_FINGERPRINT, USER_DATA_LIMIT_BYTES } from '../../stacks/cloud-init';
 import { HetznerStack, PRIVATE_NETWORK } from '../../stacks/hetzner-stack';
 import { hetznerTarget } from '../../stacks/host-files';
@@ -217,7 +218,8 @@ describe.each(TIERS)('Hetzner stack %s', (tier) => {
   });
 
   it("carries render()'s files for this tier byte for byte, with their modes", () => {
-    const expected = render(tune(presetTier(tier)), hetznerTarget().renderOptions);
+    // The host's description: render() with the WAL archive command of its pgBackRest.
+    const expected = describeDeployment(tune(presetTier(tier)), hetznerTarget()).files;
     for (const f of expected) {
       const got = files.get(`${HOST.staged}/${f.path}`);
       expect(got).toBeDefined();
@@ -239,7 +241,7 @@ describe.each(TIERS)('Hetzner stack %s', (tier) => {
     expect(config.final_message).toContain(tier);
     const bootstrap = files.get(HOST.bootstrap)!.content.toString();
     expect(bootstrap).toContain(
-      'apt-get install -y -q --no-install-recommends postgresql-16 pgbouncer nodejs caddy',
+      'apt-get install -y -q --no-install-recommends postgresql-16 pgbouncer pgbackrest nodejs caddy',
     );
   });
 
@@ -344,21 +346,47 @@ describe.each(TIERS)('Hetzner stack %s', (tier) => {
     expect(w.triggers_replace).toEqual({
       server: '${hcloud_server.server.id}',
       bundle: bundle.sha256,
+      host_cli: bundle.hostCli.sha256,
       host_files: expect.stringMatching(/^[0-9a-f]{64}$/), // tests/stacks/host-apply.test.ts
+      // A new bucket or key re-runs the setup; only a hash of the variables, never their values.
+      repository: expect.stringMatching(/^\$\{nonsensitive\(sha256\(jsonencode\(\[var\.backup_s3_bucket, /),
     });
     expect(w.connection).toMatchObject({
       type: 'ssh',
       user: 'root',
       host: '${hcloud_server.server.ipv4_address}',
     });
-    const [file, apply, exec] = w.provisioner;
+    const [file, cli, repository, apply, exec] = w.provisioner;
     expect(file.file.destination).toBe(HOST.workerUpload);
     expect(file.file.source).toMatch(/^assets\/worker_bundle\/[0-9A-F]+\/ingest-worker\.js$/);
+    expect(cli.file.destination).toBe(HOST.cliUpload);
+    expect(cli.file.source).toMatch(/^assets\/host_cli_bundle\/[0-9A-F]+\/powerhouse-host\.js$/);
+    // The repository's file: the variables and the generated cipher pass as references only.
+    expect(repository.file.destination).toBe(HOST.repositoryUpload);
+    expect(repository.file.content).toContain(
+      'repo1-s3-bucket=${var.backup_s3_bucket == null ? "" : var.backup_s3_bucket}',
+    );
+    expect(repository.file.content).toContain(
+      'repo1-cipher-pass=${random_password.backup_cipher_pass.result}',
+    );
+    expect(repository.file.content).toContain(`repo1-path=/powerhouse-${tier}`);
     expect(apply.file.destination).toBe('/root/powerhouse-apply');
     expect(exec['remote-exec'].inline).toEqual([
       'bash /root/powerhouse-apply; rc=$?; rm -f /root/powerhouse-apply; exit $rc',
-      `${HOST.installWorker} ${HOST.workerUpload} ${bundle.sha256}`,
+      `${HOST.installWorker} ${HOST.workerUpload} ${bundle.sha256} ${HOST.cliUpload} ${bundle.hostCli.sha256}`,
+      HOST.backupSetup,
     ]);
+  });
+
+  it('warns at plan and apply when no backup repository is set, and keeps the keys and the cipher pass sensitive', () => {
+    expect(json.check.backup_repository.assert).toEqual([
+      { condition: '${var.backup_s3_bucket != null}', error_message: expect.stringMatching(/^NO BACKUPS: /) },
+    ]);
+    for (const v of ['backup_s3_access_key', 'backup_s3_secret_key'])
+      expect(json.variable[v]).toMatchObject({ sensitive: true, default: null });
+    expect(json.variable.backup_s3_bucket).toMatchObject({ default: null, nullable: true });
+    expect(json.output.backup_cipher_pass).toMatchObject({ sensitive: true });
+    expect(json.output.backup_repository.value).toMatch(/NONE: no backups/);
   });
 });
 

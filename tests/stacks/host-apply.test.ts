@@ -94,7 +94,8 @@ describe('powerhouse-apply (every apply, existing servers)', () => {
     expect(content).toContain('${random_password.owner_password.result}');
     // Packed files are base64 of gzip (random-looking by nature): scanned decoded.
     const { text, packed } = unpackApplyScript(content);
-    expect(packed).toBe(8);
+    // 8 of the description, 9 of backups (pgBackRest's config, the profile, the setup, the CLI wrapper, 5 units).
+    expect(packed).toBe(17);
     const others = allStrings(worker(json)).filter((x) => x.value !== content);
     expect([text, ...others.map((x) => x.value)].flatMap((t) => secretLikeRuns(t))).toEqual([]);
   });

@@ -1,12 +1,12 @@
 // The local Docker stack, synthesized in-process: container specs (127.0.0.1 ports, PostgreSQL unpublished,
 // health checks, restart, limits from the tier), render()'s files uploaded as rendered, secrets only by
 // reference, and the `detect` default with its environment overrides.
+import { describeDeployment } from '../../stacks/deployment';
 import { Testing } from 'cdktf';
 import {
   customTier,
   DATABASE,
   presetTier,
-  render,
   renderedFile,
   ROLES,
   tune,
@@ -16,7 +16,7 @@ import { dbSetupScript } from '../../stacks/database-setup';
 import { tlsCertScript } from '../../stacks/host-files';
 import { LocalDockerStack } from '../../stacks/local-docker-stack';
 import { escapeTerraform } from '../../stacks/terraform-escape';
-import { BOUNCER_TLS, LOCAL_IMAGES, LOCAL_RENDER_OPTIONS } from '../../stacks/local-services';
+import { BOUNCER_TLS, DOCKER_TARGET, LOCAL_IMAGES } from '../../stacks/local-services';
 import { detectTier, localTierFromEnv } from '../../stacks/local-tier';
 import { SECRET_NAMES } from '../../config-templates';
 import { allStrings, secretLikeRuns, synth, type TfJson } from './synth-helpers';
@@ -38,7 +38,14 @@ const upload = (c: string, file: string): string => {
 
 describe('local Docker stack', () => {
   it('runs PostgreSQL, the role setup, PgBouncer, the migrate step and the worker, built from this repository\u2019s Dockerfile', () => {
-    expect(Object.keys(containers).sort()).toEqual(['ingest', 'migrate', 'pgbouncer', 'postgres', 'roles']);
+    expect(Object.keys(containers).sort()).toEqual([
+      'backup',
+      'ingest',
+      'migrate',
+      'pgbouncer',
+      'postgres',
+      'roles',
+    ]);
     for (const [name, c] of Object.entries(containers)) {
       expect(c.image).toBe(`\${docker_image.image_${name}.image_id}`);
       const image = json.resource.docker_image[`image_${name}`];
@@ -85,7 +92,12 @@ describe('local Docker stack', () => {
     expect(containers.ingest.healthcheck.test.join(' ')).toContain('http://127.0.0.1:8080/readyz');
     for (const [name, c] of Object.entries(containers)) {
       if (name === 'migrate' || name === 'roles') continue;
-      expect(c.healthcheck).toMatchObject({ interval: '5s', timeout: '3s', retries: 12 });
+      // The backup loop is healthy while its status stays fresh (a 30 s probe): checked less often.
+      expect(c.healthcheck).toMatchObject(
+        name === 'backup'
+          ? { interval: '30s', timeout: '5s', retries: 6 }
+          : { interval: '5s', timeout: '3s', retries: 12 },
+      );
       expect(c.restart).toBe('unless-stopped');
       expect(c.wait).toBe(true);
     }
@@ -129,9 +141,32 @@ describe('local Docker stack', () => {
       Object.values(json.resource.docker_volume)
         .map((v) => (v as TfJson).name)
         .sort(),
-    ).toEqual(['powerhouse-auth', 'powerhouse-pgdata', 'powerhouse-tls']);
+    ).toEqual([
+      'powerhouse-auth',
+      'powerhouse-backup-repo',
+      'powerhouse-backup-status',
+      'powerhouse-pg-socket',
+      'powerhouse-pgdata',
+      'powerhouse-tls',
+    ]);
+    // PostgreSQL's archive_command writes the repository; the backup container reads the data (read-only).
     expect(containers.postgres.volumes).toEqual([
       { volume_name: '${docker_volume.volume_data.name}', container_path: '/var/lib/postgresql/data' },
+      { volume_name: '${docker_volume.volume_backupRepo.name}', container_path: '/var/lib/pgbackrest-repo' },
+      { volume_name: '${docker_volume.volume_pgSocket.name}', container_path: '/var/run/postgresql' },
+    ]);
+    expect(containers.backup.volumes).toEqual([
+      {
+        volume_name: '${docker_volume.volume_data.name}',
+        container_path: '/var/lib/postgresql/data',
+        read_only: true,
+      },
+      { volume_name: '${docker_volume.volume_backupRepo.name}', container_path: '/var/lib/pgbackrest-repo' },
+      { volume_name: '${docker_volume.volume_pgSocket.name}', container_path: '/var/run/postgresql' },
+      {
+        volume_name: '${docker_volume.volume_backupStatus.name}',
+        container_path: '/var/lib/powerhouse-backup',
+      },
     ]);
     expect(containers.roles.volumes).toEqual([
       { volume_name: '${docker_volume.volume_auth.name}', container_path: '/var/lib/powerhouse-auth' },
@@ -141,17 +176,21 @@ describe('local Docker stack', () => {
       { volume_name: '${docker_volume.volume_auth.name}', container_path: '/var/lib/powerhouse-auth' },
       { volume_name: '${docker_volume.volume_tls.name}', container_path: '/var/lib/powerhouse-tls' },
     ]);
-    for (const c of ['migrate', 'ingest'])
-      expect([c, containers[c].volumes]).toEqual([
-        c,
-        [
-          {
-            volume_name: '${docker_volume.volume_tls.name}',
-            container_path: '/var/lib/powerhouse-tls',
-            read_only: true,
-          },
-        ],
-      ]);
+    const tlsRead = {
+      volume_name: '${docker_volume.volume_tls.name}',
+      container_path: '/var/lib/powerhouse-tls',
+      read_only: true,
+    };
+    expect(containers.migrate.volumes).toEqual([tlsRead]);
+    // The worker also reads the backup probe's status (and cannot change it).
+    expect(containers.ingest.volumes).toEqual([
+      tlsRead,
+      {
+        volume_name: '${docker_volume.volume_backupStatus.name}',
+        container_path: '/var/lib/powerhouse-backup',
+        read_only: true,
+      },
+    ]);
   });
 
   it('requires TLS of PgBouncer\u2019s clients with a certificate its container makes before PgBouncer starts', () => {
@@ -192,7 +231,8 @@ describe('local Docker stack', () => {
   });
 
   it("uploads render()'s files for the tier as rendered (PgBouncer pointed at the postgres container)", () => {
-    const files = render(minimum, LOCAL_RENDER_OPTIONS);
+    // The Docker target's description: render() with its WAL archive command.
+    const files = describeDeployment(minimum, DOCKER_TARGET).files;
     expect(upload('postgres', '/etc/powerhouse/postgresql/90-powerhouse.conf')).toBe(
       renderedFile(files, 'postgresql/postgresql.conf').content,
     );

@@ -23,7 +23,9 @@ export function testBundle(): WorkerBundle {
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'ingest-worker.js');
   fs.writeFileSync(file, '// test bundle\n');
-  return describeBundle(file);
+  const cli = path.join(dir, 'powerhouse-host.js');
+  fs.writeFileSync(cli, '// test host cli\n');
+  return { ...describeBundle(file), hostCli: describeBundle(cli) };
 }
 
 /** Random letters and digits like random_password(special=false) produces. */
