@@ -54,12 +54,22 @@ function terraform(s: string): string {
 
 describe('docker-compose.yml', () => {
   withYaml(
-    'is YAML that parses to the four services (one of them the migrate step) and three volumes',
+    'is YAML that parses to the services (the role setup and the migrate step one-shot, the backup loop) and the volumes',
     () => {
       const doc = parseYaml(composeYaml);
-      expect(Object.keys(doc.services)).toEqual(['postgres', 'roles', 'pgbouncer', 'migrate', 'ingest']);
+      expect(Object.keys(doc.services)).toEqual([
+        'postgres',
+        'roles',
+        'pgbouncer',
+        'migrate',
+        'ingest',
+        'backup',
+      ]);
       expect(Object.keys(doc.volumes).sort()).toEqual([
         'powerhouse-auth',
+        'powerhouse-backup-repo',
+        'powerhouse-backup-status',
+        'powerhouse-pg-socket',
         'powerhouse-pgdata',
         'powerhouse-tls',
       ]);
