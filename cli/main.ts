@@ -1,5 +1,5 @@
 // The `powerhouse` command. Each subcommand lives in cli/commands/; usage errors exit 2 with one line.
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { backupCommands } from './commands/backup';
 import { planCommand } from './commands/plan';
 import { renderCommand } from './commands/render';
@@ -7,8 +7,7 @@ import { synthCommand } from './commands/synth';
 import { tuneCommand } from './commands/tune';
 import { upCommand } from './commands/up';
 import { uploadCommand } from './commands/upload';
-import { exitWithFailure } from './report-error';
-import { isUsageError } from './usage-error';
+import { runProgram } from './run-program';
 
 export function buildProgram(): Command {
   const program = new Command('powerhouse')
@@ -25,21 +24,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv = process.argv): Promise<void> {
-  const program = buildProgram();
-  program.exitOverride();
-  for (const c of program.commands) c.exitOverride();
-  try {
-    await program.parseAsync(argv);
-  } catch (e) {
-    // Commander has printed its own message (or the help, exit code 0).
-    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
-    if (isUsageError(e)) {
-      process.stderr.write(`powerhouse: ${e.message}\n`);
-      process.exit(2);
-    }
-    // Never an unhandled rejection (Node would print the stack of an expected condition): one line, exit 1.
-    exitWithFailure('powerhouse', e);
-  }
+  await runProgram(buildProgram(), argv);
 }
 
 if (require.main === module) void main();

@@ -4,14 +4,8 @@
 import cliProgress from 'cli-progress';
 import type { RetryInfo, UploadProgress } from '../ingest/client';
 import { counted } from '../config-templates/plural';
+import { formatBytes } from '../config-templates/human';
 import { type Estimate, etaSeconds, formatDuration, observe, startEstimate } from './progress-estimate';
-
-export function fmtBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
-}
 
 export const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -86,7 +80,7 @@ export function progressLine(v: ProgressView, total: ProgressTotal): string {
           : '';
   const eta = v.eta === undefined ? '' : `, ETA ${formatDuration(v.eta)}`;
   const attempt = v.attempt > 1 ? `, attempt ${v.attempt}` : '';
-  return `uploading: ${counted(v.rows, 'row')}${of}, ${fmtBytes(v.bytes)}, ${rateText(v)} rows/s${eta}${attempt}`;
+  return `uploading: ${counted(v.rows, 'row')}${of}, ${formatBytes(v.bytes)}, ${rateText(v)} rows/s${eta}${attempt}`;
 }
 
 export interface ProgressReporter {
@@ -115,7 +109,7 @@ export function progressReporter(total: ProgressTotal, err = process.stderr): Pr
         const payload = {
           rowsText: counted(v.rows, 'row'),
           rateText: rateText(v),
-          bytesText: fmtBytes(v.bytes),
+          bytesText: formatBytes(v.bytes),
           etaText: v.eta === undefined ? '' : ` | ETA ${formatDuration(v.eta)}`,
           attemptText: v.attempt > 1 ? ` | attempt ${v.attempt}` : '',
         };

@@ -203,8 +203,13 @@ export function renderRepositoryConf(repo: RepositoryConfig, cipherPass: string 
   return lines.join('\n');
 }
 
+/** What names a repository: its type and location, never a key. */
+export type RepositoryLocation =
+  | Pick<Extract<RepositoryConfig, { type: 's3' }>, 'type' | 'endpoint' | 'bucket' | 'path'>
+  | { readonly type: 'posix'; readonly path: string };
+
 /** The repository as an operator names it: type and location, never a key. */
-export function describeRepository(repo: RepositoryConfig): string {
+export function describeRepository(repo: RepositoryLocation): string {
   return repo.type === 's3' ? `s3 https://${repo.endpoint}/${repo.bucket}${repo.path}` : `posix ${repo.path}`;
 }
 

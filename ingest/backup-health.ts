@@ -2,6 +2,7 @@
 // names and LSNs (BigInt: an LSN is 64 bits), archive lag, and the one state /readyz, /metrics and the upload
 // refusal all use. The polling is in backup-monitor.ts.
 import type { BackupStatus } from '../config-templates/backup-status';
+import { formatAge, formatBytes } from '../config-templates/human';
 import { counted } from '../config-templates/plural';
 import type { BackupConfig } from './config';
 
@@ -99,27 +100,7 @@ export interface BackupReport {
   polledAt: string | null;
 }
 
-/** 1.2 GB, 48.0 MB, 512 B (1024-based, as PostgreSQL prints sizes). */
-export function formatBytes(n: bigint | number): string {
-  const v = Number(n);
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  let x = v;
-  while (x >= 1024 && i < units.length - 1) {
-    x /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${x.toFixed(1)} ${units[i]}`;
-}
-
 const seconds = (ms: number) => Math.max(0, Math.round(ms / 1000));
-
-function ago(s: number): string {
-  if (s < 120) return `${s} s ago`;
-  if (s < 7200) return `${Math.round(s / 60)} min ago`;
-  if (s < 172_800) return `${Math.round(s / 3600)} h ago`;
-  return `${Math.round(s / 86_400)} days ago`;
-}
 
 const PROBE = 'the backup-status probe (powerhouse backup-status --write, run by its timer)';
 
@@ -227,6 +208,6 @@ export function assessBackup(cfg: BackupConfig, inputs: BackupInputs, now: Date)
     );
   return set(
     'ok',
-    `last good backup ${lastGood!.label} (${lastGood!.type}) ${ago(report.lastGoodBackupAgeSeconds!)} in ${status.repository}; ${lagText}${reported}`,
+    `last good backup ${lastGood!.label} (${lastGood!.type}) ${formatAge(report.lastGoodBackupAgeSeconds!)} ago in ${status.repository}; ${lagText}${reported}`,
   );
 }

@@ -69,6 +69,8 @@ export class BackupMonitor {
   private running: Promise<void> | undefined;
   private stopped = false;
   private lastState: BackupState | undefined;
+  /** The last reading's report when it refuses uploads: refusing depends on the readings only, not on the clock. */
+  private refusal: BackupReport | null = null;
 
   constructor(
     private readonly cfg: BackupConfig,
@@ -82,6 +84,11 @@ export class BackupMonitor {
   /** The health as of now, from the last readings. */
   report(now = new Date()): BackupReport {
     return assessBackup(this.cfg, this.inputs, now);
+  }
+
+  /** For the upload path: the refusing report of the last reading, or null (nothing computed per upload). */
+  refusing(): BackupReport | null {
+    return this.refusal;
   }
 
   /** Reads once, then every pollSeconds until stop(). Never throws: a failed reading is a state. */
@@ -120,6 +127,7 @@ export class BackupMonitor {
     ]);
     this.inputs = { file, archiver, polledAt: new Date() };
     const report = this.report();
+    this.refusal = report.status === 'refusing' ? report : null;
     if (report.status !== this.lastState) {
       const level = report.status === 'ok' ? 'info' : 'warn';
       this.log[level]({ backup: report }, `backup: ${report.status}: ${report.message}`);

@@ -258,7 +258,8 @@ export class HetznerStack extends TerraformStack {
     ]);
 
     // --- Tier: the same tune() and render() the tests boot for real.
-    this.settings = tune(presetTier(tier), { diskGB: HETZNER_SERVER_TYPES[tier].diskGB });
+    // The WAL margin of backups follows the tier's server disk (tune's default for a preset tier).
+    this.settings = tune(presetTier(tier));
     const target = hetznerTarget();
     assertValidWorkerConfig(this.settings, target);
     const deployment = describeDeployment(this.settings, target);

@@ -18,6 +18,8 @@ export function hostApplyScript(o: Pick<UserDataOptions, 'tier' | 'deployment' |
   const d = o.deployment;
   const pgPort = d.target.postgres.port;
   const files = [...deploymentHostFiles(o), ...backupHostFiles(d)];
+  const bp = d.target.backup?.paths;
+  const backupDirs = bp ? `${bp.spoolPath} ${bp.logPath}` : '';
   const puts = files.map((f) => {
     if (f.secret) {
       if (f.content.includes(EOF)) throw new Error(`${f.path} contains the heredoc delimiter`);
@@ -70,7 +72,7 @@ install -m 0640 -o postgres -g postgres ${HOST.state}/db/userlist.txt /etc/pgbou
 
 # Backups: the repository's file from the stack's variables (it holds the keys: root and group postgres only), the
 # superuser's password for pgBackRest's connection, and WAL archiving on exactly when there is a repository.
-install -d -o postgres -g postgres -m 0750 /var/spool/pgbackrest /var/log/pgbackrest ${HOST.backupStateDir}
+install -d -o postgres -g postgres -m 0750 ${backupDirs} ${HOST.backupStateDir}
 chmod 0755 ${HOST.backupStateDir}
 install -d -m 0755 ${HOST.pgbackrestDir}/conf.d
 if [ -f ${HOST.repositoryUpload} ] && grep -q '^repo1-s3-bucket=.' ${HOST.repositoryUpload}; then

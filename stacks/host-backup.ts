@@ -113,11 +113,12 @@ if [ ! -s ${HOST.repositoryConf} ]; then
   printf '\\n%s\\n%s\\n%s\\n\\n' '******************************************************************' ${JSON.stringify(NO_REPOSITORY_WARNING)} '******************************************************************' >&2
   exit 0
 fi
-${pb} stanza-create
+# stanza-create only when the repository has none (code 1): it takes the archive lock archive-push holds.
+info=$(${pb} info --output=json)
+if grep -q '"status":{"code":1' <<<"$info"; then ${pb} stanza-create; info=$(${pb} info --output=json); fi
 ${pb} check
 systemctl enable --now ${BACKUP_UNITS.fullTimer} ${BACKUP_UNITS.diffTimer}
 systemctl start ${BACKUP_UNITS.status} || true
-info=$(${pb} info --output=json)
 if ! grep -q '"label"' <<<"$info"; then
   echo "powerhouse-backup-setup: no backup yet: the first full backup runs now in the background (powerhouse backups shows it)"
   systemctl start --no-block powerhouse-backup@full.service

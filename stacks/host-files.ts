@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { RenderedFile, RenderOptions, Settings } from '../config-templates';
 import { DEFAULT_PORTS, DEFAULT_RENDER_OPTIONS, ROLES, SECRET_ENV } from '../config-templates';
 import type { DeploymentTarget } from './deployment';
+import { PACKAGED, packagedBackupTarget } from './backup/packaged';
 
 /** Where things live on the host. */
 export const HOST = {
@@ -42,9 +43,9 @@ export const HOST = {
   ready: '/var/lib/powerhouse/ready.json',
   log: '/var/log/powerhouse-bootstrap.log',
   /** pgBackRest: the tier's config, and the repository's (from the stack's backup_s3_* variables, 0640 postgres). */
-  pgbackrestDir: '/etc/pgbackrest',
-  pgbackrestConf: '/etc/pgbackrest/pgbackrest.conf',
-  repositoryConf: '/etc/pgbackrest/conf.d/repository.conf',
+  pgbackrestDir: PACKAGED.pgbackrestConfig,
+  pgbackrestConf: `${PACKAGED.pgbackrestConfig}/pgbackrest.conf`,
+  repositoryConf: `${PACKAGED.pgbackrestConfig}/conf.d/repository.conf`,
   /** Where Terraform drops the repository's file (it holds the keys) before powerhouse-apply installs it. */
   repositoryUpload: '/root/powerhouse-repository.conf',
   /** archive_mode = off while no repository is configured (read after the tier's 90-powerhouse.conf). */
@@ -112,40 +113,21 @@ export function hetznerTarget(
     pgbouncer: { host: '127.0.0.1', port: bouncerPort, caFile: HOST.pgbouncerCa },
     workerListen: WORKER_LISTEN,
     renderOptions: { ...HOST_RENDER_OPTIONS, pgPort, bouncerPort },
-    backup: {
-      bin: '/usr/bin/pgbackrest',
-      configPath: HOST.pgbackrestDir,
-      paths: {
-        dataDir: HOST_PG.dataDir,
-        pgPort,
-        pgSocketDir: DEFAULT_RENDER_OPTIONS.pgSocketDir,
-        pgUser: ROLES.superuser,
-        spoolPath: '/var/spool/pgbackrest',
-        logPath: '/var/log/pgbackrest',
-        lockPath: '/tmp/pgbackrest',
-      },
-      profile: {
-        osUser: 'postgres',
-        postgres: {
-          binDir: HOST_PG.binDir,
-          dataDir: HOST_PG.dataDir,
-          port: pgPort,
-          socketDir: DEFAULT_RENDER_OPTIONS.pgSocketDir,
-          configDir: HOST_PG.configDir,
-          startCommand: 'systemctl start postgresql@16-main',
-          stopCommand: 'systemctl stop postgresql@16-main',
-        },
-        passFile: HOST.postgresPgpass,
-        repository: `the repository in ${HOST.repositoryConf}`,
-      },
+    backup: packagedBackupTarget({
+      dataDir: HOST_PG.dataDir,
+      pgPort,
+      configDir: HOST_PG.configDir,
+      startCommand: 'systemctl start postgresql@16-main',
+      stopCommand: 'systemctl stop postgresql@16-main',
+      passFile: HOST.postgresPgpass,
+      repository: `the repository in ${HOST.repositoryConf}`,
       statusFile: HOST.backupStatus,
-    },
+    }),
   };
 }
 
 /** Debian's PostgreSQL 16 cluster "main". */
 export const HOST_PG = {
-  binDir: '/usr/lib/postgresql/16/bin',
   dataDir: '/var/lib/postgresql/16/main',
   configDir: '/etc/postgresql/16/main',
 } as const;

@@ -16,6 +16,7 @@ import { OWNER_URL_ENV } from '../ingest/config';
 import { dbSetupFiles, dbSetupSecrets } from './database-setup';
 import { DEFAULT_TOKEN_ID, describeDeployment, type DeploymentTarget } from './deployment';
 import { tlsCertScript } from './host-files';
+import { PACKAGED, packagedBackupTarget } from './backup/packaged';
 import { DEFAULT_PROFILE_PATH } from './backup/profile';
 
 /** Images built from this repository's Dockerfile (one target each). */
@@ -145,33 +146,15 @@ export const DOCKER_TARGET: DeploymentTarget = {
   pgbouncer: { host: 'pgbouncer', port: DEFAULT_PORTS.pgbouncer, caFile: BOUNCER_TLS.caFile },
   workerListen: { host: '0.0.0.0', port: DEFAULT_PORTS.ingest },
   renderOptions: LOCAL_RENDER_OPTIONS,
-  backup: {
-    bin: '/usr/bin/pgbackrest',
-    configPath: '/etc/pgbackrest',
-    paths: {
-      dataDir: PG_DATA,
-      pgPort: DEFAULT_PORTS.postgres,
-      pgSocketDir: '/var/run/postgresql',
-      pgUser: ROLES.superuser,
-      spoolPath: '/var/spool/pgbackrest',
-      logPath: '/var/log/pgbackrest',
-      lockPath: '/tmp/pgbackrest',
-    },
-    profile: {
-      osUser: 'postgres',
-      postgres: {
-        binDir: '/usr/lib/postgresql/16/bin',
-        dataDir: PG_DATA,
-        port: DEFAULT_PORTS.postgres,
-        socketDir: '/var/run/postgresql',
-        startCommand: 'docker compose start postgres',
-        stopCommand: 'docker compose stop postgres',
-      },
-      passFile: BACKUP_PGPASS,
-      repository: `posix ${BACKUP_REPO} (Docker volume ${'powerhouse-backup-repo'})`,
-    },
+  backup: packagedBackupTarget({
+    dataDir: PG_DATA,
+    pgPort: DEFAULT_PORTS.postgres,
+    startCommand: 'docker compose start postgres',
+    stopCommand: 'docker compose stop postgres',
+    passFile: BACKUP_PGPASS,
+    repository: `posix ${BACKUP_REPO} (Docker volume ${LOCAL_VOLUMES.backupRepo})`,
     statusFile: `${BACKUP_STATUS_DIR}/status.json`,
-  },
+  }),
 };
 
 /** The local stack's containers for a tier. Secrets appear as placeholders (config-templates/secrets.ts). */
@@ -202,10 +185,10 @@ export function localServices(settings: Settings, ports: LocalPorts = DEFAULT_LO
   };
   if (!d.backup) throw new Error('the Docker target backs up');
   const pgbackrestFiles: ServiceFile[] = [
-    { path: '/etc/pgbackrest/pgbackrest.conf', content: d.backup.conf, mode: '0644' },
+    { path: `${PACKAGED.pgbackrestConfig}/pgbackrest.conf`, content: d.backup.conf, mode: '0644' },
     {
       // The cipher pass comes from the environment (a compose/Terraform secret), never from a file.
-      path: '/etc/pgbackrest/conf.d/repository.conf',
+      path: `${PACKAGED.pgbackrestConfig}/conf.d/repository.conf`,
       content: renderRepositoryConf({ type: 'posix', path: BACKUP_REPO }, null),
       mode: '0644',
     },

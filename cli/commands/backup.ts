@@ -9,11 +9,12 @@ import {
   takeBackup,
   verifyRepository,
   writeStatusFile,
+  type BackupProgress,
   type BackupType,
 } from '../../stacks/backup/operations';
 import { stanzaInfo } from '../../stacks/backup/pgbackrest';
 import { restore, startRestoredCopy } from '../../stacks/backup/restore';
-import { fmtBytes } from '../upload-progress';
+import { formatAge, formatBytes } from '../../config-templates/human';
 import { formatTable } from './tune';
 import { UsageError } from '../usage-error';
 
@@ -22,14 +23,6 @@ const profileOption = () =>
     '--profile <file>',
     'backup profile (default: $POWERHOUSE_BACKUP_CONFIG or /etc/powerhouse/backup.json)',
   );
-
-function age(iso: string, now = Date.now()): string {
-  const s = Math.max(0, Math.round((now - new Date(iso).getTime()) / 1000));
-  if (s < 120) return `${s} s`;
-  if (s < 7200) return `${Math.round(s / 60)} min`;
-  if (s < 172800) return `${(s / 3600).toFixed(1)} h`;
-  return `${(s / 86400).toFixed(1)} days`;
-}
 
 const out = (text: string): void => void process.stdout.write(text + '\n');
 const err = (text: string): void => void process.stderr.write(text + '\n');
@@ -47,23 +40,24 @@ function backupNowCommand(): Command {
     .action(async (o: { type: BackupType; profile?: string; quiet?: boolean; ifDue?: boolean }) => {
       const profile = loadBackupProfile(o.profile);
       let type = o.type;
-      if (o.ifDue) {
-        const info = await stanzaInfo(profile);
+      const info = o.ifDue ? await stanzaInfo(profile) : undefined;
+      if (info) {
         const due = info.code === 1 ? 'full' : dueBackup(info);
         if (due === null) return;
         type = due;
       }
       let shown = -1;
-      const { set, seconds } = await takeBackup(profile, type, (p) => {
+      const onProgress = (p: BackupProgress) => {
         if (o.quiet || p.fraction === null) return;
         const pct = Math.floor(p.fraction * 100);
         if (pct === shown) return;
         shown = pct;
-        err(`backup: ${pct}% (${fmtBytes(p.doneBytes ?? 0)} of ${fmtBytes(p.totalBytes ?? 0)})`);
-      });
+        err(`backup: ${pct}% (${formatBytes(p.doneBytes ?? 0)} of ${formatBytes(p.totalBytes ?? 0)})`);
+      };
+      const { set, seconds } = await takeBackup(profile, type, { onProgress, known: info });
       out(
-        `backup ${set.label} (${set.type}) done in ${seconds.toFixed(1)} s: database ${fmtBytes(set.sizeBytes)}, ` +
-          `${fmtBytes(set.repoSizeBytes)} added to ${profile.repository}; WAL ${set.walStart} … ${set.walStop}`,
+        `backup ${set.label} (${set.type}) done in ${seconds.toFixed(1)} s: database ${formatBytes(set.sizeBytes)}, ` +
+          `${formatBytes(set.repoSizeBytes)} added to ${profile.repository}; WAL ${set.walStart} … ${set.walStop}`,
       );
     });
 }
@@ -90,8 +84,8 @@ function backupsCommand(): Command {
             b.type,
             b.stoppedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
             `${Math.round((Date.parse(b.stoppedAt) - Date.parse(b.startedAt)) / 1000)} s`,
-            fmtBytes(b.sizeBytes),
-            fmtBytes(b.repoSizeBytes),
+            formatBytes(b.sizeBytes),
+            formatBytes(b.repoSizeBytes),
             `${b.walStart ?? '–'} … ${b.walStop ?? '–'}`,
           ]),
           ['label', 'type', 'finished (UTC)', 'took', 'database', 'stored', 'WAL needed'],
@@ -99,7 +93,7 @@ function backupsCommand(): Command {
       );
       const newest = info.backups[info.backups.length - 1];
       out(
-        `${counted(info.backups.length, 'backup')} in ${profile.repository}; newest ${age(newest.stoppedAt)} old; ` +
+        `${counted(info.backups.length, 'backup')} in ${profile.repository}; newest ${formatAge((Date.now() - Date.parse(newest.stoppedAt)) / 1000)} old; ` +
           `archived WAL ${info.walMin ?? '–'} … ${info.walMax ?? '–'}${info.backupRunning ? '; a backup is running now' : ''}`,
       );
     });
@@ -155,19 +149,19 @@ function restoreCommand(): Command {
             '--start needs --target-dir and --port (start the live server with its own service instead)',
           );
         const port = o.port === undefined ? undefined : portFlag(o.port);
+        const time = o.time === undefined ? undefined : parseTime(o.time);
         const profile = loadBackupProfile(o.profile);
         const { plan, seconds } = await restore(
           profile,
           {
-            target: o.time !== undefined ? { kind: 'time', time: parseTime(o.time) } : { kind: 'latest' },
+            target: time ? { kind: 'time', time } : { kind: 'latest' },
             set: o.set,
             targetDir: o.targetDir,
             inPlace: o.inPlace ?? false,
           },
           err,
         );
-        const to =
-          o.time !== undefined ? `to ${parseTime(o.time).toISOString()}` : 'to the newest archived WAL';
+        const to = time ? `to ${time.toISOString()}` : 'to the newest archived WAL';
         out(
           `restored ${plan.from.label} into ${plan.dir} in ${seconds.toFixed(1)} s; recovery ${to} runs when it starts`,
         );

@@ -18,7 +18,8 @@ import {
 } from '../../ingest/client';
 import { positiveInteger } from '../flag-values';
 import { counted } from '../../config-templates/plural';
-import { fmtBytes, fmtInt, progressReporter } from '../upload-progress';
+import { fmtInt, progressReporter } from '../upload-progress';
+import { formatBytes } from '../../config-templates/human';
 import { UsageError } from '../usage-error';
 
 export const EXIT = {
@@ -135,7 +136,7 @@ export function summary(r: UploadResult, what: string): string {
   const rate = r.durationMs > 0 ? (r.rows * 1000) / r.durationMs : 0;
   const head = r.replayed
     ? `already stored: ${counted(r.rows, 'row')} of ${what} ${r.rows === 1 ? 'was' : 'were'} committed by an earlier attempt with this idempotency key (nothing written again)`
-    : `uploaded ${counted(r.rows, 'row')} (${fmtBytes(r.bytes)}) from ${what} to ${r.table} in ${(r.durationMs / 1000).toFixed(1)} s (${fmtInt(rate)} rows/s${r.attempts > 1 ? `, ${counted(r.attempts, 'attempt')}` : ''})`;
+    : `uploaded ${counted(r.rows, 'row')} (${formatBytes(r.bytes)}) from ${what} to ${r.table} in ${(r.durationMs / 1000).toFixed(1)} s (${fmtInt(rate)} rows/s${r.attempts > 1 ? `, ${counted(r.attempts, 'attempt')}` : ''})`;
   return `${head}\n  upload id ${r.uploadId}, idempotency key ${r.idempotencyKey}`;
 }
 

@@ -87,8 +87,8 @@ async function admitAndRun(
     );
 
   // Un-archived WAL at the disk margin: refuse before writing more (the monitor's last reading, no query).
-  const backup = ctx.backup?.report();
-  if (backup?.status === 'refusing')
+  const backup = ctx.backup?.refusing();
+  if (backup)
     throw httpErrors.walArchiveBacklog(
       backup.message,
       backup.archiveLagBytes ?? 0,

@@ -2,6 +2,7 @@
 // the worker shows, verify the repository. cli/commands/backup.ts prints what these return.
 import fs from 'node:fs';
 import path from 'node:path';
+import { describeRepository } from '../../config-templates/backup';
 import {
   BACKUP_STATUS_VERSION,
   type BackupSet,
@@ -27,24 +28,35 @@ export interface BackupProgress {
 }
 
 /**
+ * The stanza, created when the repository has none (pgBackRest code 1). Only then: stanza-create takes the
+ * archive lock, which the asynchronous archive-push holds while it pushes, so running it on every start races.
+ */
+export async function ensureStanza(profile: BackupProfile, known?: StanzaInfo): Promise<StanzaInfo> {
+  const info = known ?? (await stanzaInfo(profile));
+  if (info.code !== 1) return info;
+  assertSucceeded(await runPgBackRest(profile, 'stanza-create'), 'pgbackrest stanza-create');
+  return stanzaInfo(profile);
+}
+
+/**
  * One backup now. A missing stanza is created first (idempotent). Progress comes from pgBackRest's lock
  * (`info` while the backup runs). Returns the set pgBackRest lists afterwards: only a finished backup is listed.
  */
 export async function takeBackup(
   profile: BackupProfile,
   type: BackupType,
-  onProgress: (p: BackupProgress) => void = () => {},
-  pollMs = 1000,
+  opts: {
+    onProgress?: (p: BackupProgress) => void;
+    pollMs?: number;
+    /** The repository as the caller just read it (saves reading it again). */
+    known?: StanzaInfo;
+  } = {},
 ): Promise<{ set: BackupSet; seconds: number }> {
-  const before = await stanzaInfo(profile);
-  if (before.code === 1) {
-    const created = await runPgBackRest(profile, 'stanza-create');
-    assertSucceeded(created, 'pgbackrest stanza-create');
-  } else {
-    const problem = repositoryProblem(before);
-    if (problem) throw new Error(`the backup repository cannot be used: ${problem}`);
-  }
-  const known = new Set(before.backups.map((b) => b.label));
+  const { onProgress = () => {}, pollMs = 1000 } = opts;
+  const before = await ensureStanza(profile, opts.known);
+  const problem = repositoryProblem(before);
+  if (problem) throw new Error(`the backup repository cannot be used: ${problem}`);
+  const listed = new Set(before.backups.map((b) => b.label));
   const t0 = Date.now();
   const running = runPgBackRest(profile, 'backup', [`--type=${type}`]);
   let finished = false;
@@ -67,7 +79,7 @@ export async function takeBackup(
   const r = await running;
   assertSucceeded(r, `pgbackrest backup --type=${type}`);
   const after = await stanzaInfo(profile);
-  const set = after.backups.find((b) => !known.has(b.label));
+  const set = after.backups.find((b) => !listed.has(b.label));
   if (!set) throw new Error('pgbackrest backup succeeded but lists no new backup');
   return { set, seconds: (Date.now() - t0) / 1000 };
 }
@@ -86,10 +98,15 @@ export function repositoryName(p: BackupProfile): string | null {
     return p.repository; // unreadable to this user: the profile's name for it
   }
   const get = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
-  const type = get('repo1-type') || 'posix';
-  return type === 's3'
-    ? `s3 https://${get('repo1-s3-endpoint')}/${get('repo1-s3-bucket')}${get('repo1-path')}`
-    : `${type} ${get('repo1-path')}`;
+  const location = { path: get('repo1-path') };
+  return get('repo1-type') === 's3'
+    ? describeRepository({
+        type: 's3',
+        endpoint: get('repo1-s3-endpoint'),
+        bucket: get('repo1-s3-bucket'),
+        ...location,
+      })
+    : describeRepository({ type: 'posix', ...location });
 }
 
 /** Hours after which a backup is due where no timer schedules them (the Docker stack's loop). */

@@ -1,9 +1,10 @@
 // pgBackRest as the backup commands run it: as the cluster's OS user, with the deployment's config directory,
 // its JSON output parsed into typed values. No shell: arguments go to the binary as they are.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { BackupSet } from '../../config-templates/backup-status';
 import { ActionableError } from '../local-processes/actionable-error';
-import { isRoot } from '../local-processes/os-user';
+import os from 'node:os';
+import { isRoot, lookupUser, spawnIdentity, type ServiceUser } from '../local-processes/os-user';
 import type { BackupProfile } from './profile';
 
 export interface RunResult {
@@ -20,19 +21,18 @@ export interface RunOptions {
   readonly logLevel?: 'warn' | 'info' | 'detail';
 }
 
-/** uid/gid to spawn as `user`, when root (as another user: none, spawn as oneself). */
-export function osIdentity(user: string): { uid: number; gid: number } | undefined {
-  if (!isRoot() || user === 'root') return undefined;
-  let line: string;
-  try {
-    line = execFileSync('getent', ['passwd', user], { encoding: 'utf8' });
-  } catch {
-    throw new ActionableError(
-      `OS user '${user}' (the backup profile's osUser) does not exist on this machine`,
-    );
+/** The profile's OS user when root; otherwise whoever runs the command (it cannot switch). */
+export function backupUser(profile: BackupProfile): ServiceUser {
+  if (!isRoot()) {
+    const me = os.userInfo();
+    return { uid: me.uid, gid: me.gid, name: me.username };
   }
-  const [, , uid, gid] = line.trim().split(':');
-  return { uid: Number(uid), gid: Number(gid) };
+  const found = lookupUser(profile.osUser);
+  if (!found)
+    throw new ActionableError(
+      `OS user '${profile.osUser}' (the backup profile's osUser) does not exist on this machine`,
+    );
+  return found;
 }
 
 /** `pgbackrest --config-path=… --stanza=… COMMAND ARGS…` as the profile's OS user. */
@@ -54,7 +54,7 @@ export function runPgBackRest(
   if (profile.passFile) env.PGPASSFILE = profile.passFile;
   return new Promise((resolve, reject) => {
     const child = spawn(profile.pgbackrest.bin, argv, {
-      ...osIdentity(profile.osUser),
+      ...spawnIdentity(backupUser(profile)),
       env,
       // A directory every user may enter: pgBackRest as postgres must not inherit an unreadable cwd.
       cwd: '/',

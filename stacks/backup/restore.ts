@@ -4,11 +4,11 @@
 // pgBackRest is started, so a refused restore changes nothing.
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import type { BackupSet } from '../../config-templates/backup-status';
 import { ActionableError } from '../local-processes/actionable-error';
 import { isLive } from '../local-processes/supervised-child';
-import { assertSucceeded, osIdentity, runPgBackRest, stanzaInfo, type StanzaInfo } from './pgbackrest';
+import { assertSucceeded, backupUser, runPgBackRest, stanzaInfo, type StanzaInfo } from './pgbackrest';
+import { isRoot, runCaptured } from '../local-processes/os-user';
 import type { BackupProfile } from './profile';
 
 /** A restore that must not run: the message says why and what to do. Nothing was changed. */
@@ -154,7 +154,7 @@ export async function restore(
   const t0 = Date.now();
   if (!fs.existsSync(plan.dir)) {
     fs.mkdirSync(plan.dir, { recursive: true, mode: 0o700 });
-    chownTo(profile.osUser, plan.dir);
+    chownTo(profile, plan.dir);
   }
   onLine(`restoring ${plan.from.type} backup ${plan.from.label} into ${plan.dir} …`);
   const r = await runPgBackRest(profile, 'restore', plan.args, {
@@ -169,9 +169,9 @@ export async function restore(
 }
 
 /** Hands a path the restore made to the OS user (when root). */
-function chownTo(user: string, p: string): void {
-  const id = osIdentity(user);
-  if (id) fs.chownSync(p, id.uid, id.gid);
+function chownTo(profile: BackupProfile, p: string): void {
+  const u = backupUser(profile);
+  if (isRoot()) fs.chownSync(p, u.uid, u.gid);
 }
 
 /**
@@ -189,7 +189,7 @@ function writeStandaloneConf(profile: BackupProfile, dir: string): void {
       `include_dir '${etc}/conf.d'\nhba_file = '${etc}/pg_hba.conf'\nident_file = '${etc}/pg_ident.conf'\n`,
     { mode: 0o600 },
   );
-  chownTo(profile.osUser, conf);
+  chownTo(profile, conf);
 }
 
 export interface StartedCopy {
@@ -246,21 +246,8 @@ function logTail(file: string): string {
   }
 }
 
-function runAs(profile: BackupProfile, cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      ...osIdentity(profile.osUser),
-      cwd: '/',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => (out += String(d)));
-    child.stderr.on('data', (d) => (out += String(d)));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0
-        ? resolve()
-        : reject(new ActionableError(`${path.basename(cmd)} failed (exit ${code}): ${out.trim()}`)),
-    );
-  });
+async function runAs(profile: BackupProfile, cmd: string, args: string[]): Promise<void> {
+  const r = await runCaptured(cmd, args, backupUser(profile), '/');
+  if (r.code !== 0)
+    throw new ActionableError(`${path.basename(cmd)} failed (exit ${r.code}): ${r.output.trim()}`);
 }

@@ -1,6 +1,6 @@
 // The OS user that PostgreSQL and PgBouncer run as. Both refuse to run as root, so when we are root we
 // create (or reuse) an unprivileged system user and spawn the servers with its uid/gid.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +18,8 @@ export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
-function lookupUser(name: string): ServiceUser | null {
+/** The passwd entry of `name`, or null when there is none. */
+export function lookupUser(name: string): ServiceUser | null {
   let line: string;
   try {
     line = execFileSync('getent', ['passwd', name], {
@@ -126,4 +127,25 @@ export function writeOwnedFile(file: string, content: string, user: ServiceUser,
   fs.writeFileSync(file, content, { mode });
   fs.chmodSync(file, mode); // writeFileSync's mode only applies when the file is created
   if (isRoot()) fs.chownSync(file, user.uid, user.gid);
+}
+
+/** Runs `command` as `user` (when root) and collects its stdout and stderr together. */
+export function runCaptured(
+  command: string,
+  args: string[],
+  user: ServiceUser,
+  cwd: string,
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...spawnIdentity(user),
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, output }));
+  });
 }

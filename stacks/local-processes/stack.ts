@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client, Pool } from 'pg';
+import { Pool } from 'pg';
 import {
   BOUNCER_ROLES,
   DEFAULT_PORTS,
@@ -34,8 +34,7 @@ import {
   type DeploymentBackup,
   type DeploymentTarget,
 } from '../deployment';
-import { collectStatus, writeStatusFile } from '../backup/operations';
-import { assertSucceeded, runPgBackRest } from '../backup/pgbackrest';
+import { collectStatus, ensureStanza, writeStatusFile } from '../backup/operations';
 import { backupProfileSchema } from '../backup/profile';
 import { generateSecret } from '../generate-secret';
 import { freePort } from './free-port';
@@ -295,7 +294,6 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       user,
     });
     started.push({ stop: () => pg.stop('fast') });
-    await waitUntilPrimary(pg.superuserUrl());
     await runBootstrap(d.dsn.superuser, d.bootstrap, secrets.verifiers);
     const probe =
       d.backup && opts.backup ? await setUpBackups(d.backup, opts.backup, secrets, dataDir) : null;
@@ -370,25 +368,6 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 }
 
 /**
- * A data directory restored from a backup accepts connections while it still replays WAL (read-only): the
- * bootstrap must wait until it has promoted.
- */
-async function waitUntilPrimary(url: string, timeoutMs = 3_600_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    while ((await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0].r) {
-      if (Date.now() > deadline)
-        throw new Error(`PostgreSQL is still in recovery after ${timeoutMs / 1000} s`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  } finally {
-    await client.end();
-  }
-}
-
-/**
  * The backup part of the description as files in dataDir (pgBackRest's config, the repository's, the commands'
  * profile and the superuser's password file, all for the service user), the stanza (idempotent), and the status
  * probe a host's timer runs, here on an interval. Returns the probe's stop.
@@ -426,8 +405,7 @@ async function setUpBackups(
     0o600,
   );
   fs.writeFileSync(layout.backupProfile, JSON.stringify(b.profile, null, 2) + '\n', { mode: 0o644 });
-  const created = await runPgBackRest(profile, 'stanza-create');
-  assertSucceeded(created, 'pgbackrest stanza-create');
+  await ensureStanza(profile);
   const probe = async () => writeStatusFile(profile.statusFile, await collectStatus(profile));
   await probe();
   let running = Promise.resolve();

@@ -1,12 +1,12 @@
 // The pure half of backup health: WAL names and LSNs, archive lag, the archiver's failing test, and the state
 // /readyz and the upload check show, with its precedence. The real archiver is in backup-health.test.ts.
+import { formatBytes } from '../../config-templates/human';
 import fc from 'fast-check';
 import type { BackupStatus } from '../../config-templates/backup-status';
 import {
   archiveLagBytes,
   archiverFailing,
   assessBackup,
-  formatBytes,
   parseLsn,
   parseSettingBytes,
   walSegmentEndLsn,
@@ -77,8 +77,8 @@ describe('LSNs and WAL file names', () => {
 
   it('formats sizes the way PostgreSQL prints them', () => {
     expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(3n * MiB16)).toBe('48.0 MB');
-    expect(formatBytes(1.2 * 1024 ** 3)).toBe('1.2 GB');
+    expect(formatBytes(3n * MiB16)).toBe('48.0 MiB');
+    expect(formatBytes(1.2 * 1024 ** 3)).toBe('1.20 GiB');
   });
 });
 
@@ -221,7 +221,7 @@ describe('assessBackup', () => {
     expect(r.status).toBe('refusing');
     expect(r.archiveLagBytes).toBe(3 * 16 * 2 ** 20);
     expect(r.message).toBe(
-      'uploads paused: 48.0 MB of WAL wait to be archived (limit 48.0 MB) because the backup repository is not taking them ' +
+      'uploads paused: 48.0 MiB of WAL wait to be archived (limit 48.0 MiB) because the backup repository is not taking them ' +
         '(archive_command: 3 failed attempts, the last for 000000010000000000000021 at 2026-12-01T11:59:50.000Z); ' +
         'uploads resume once the archive catches up',
     );
@@ -238,7 +238,7 @@ describe('assessBackup', () => {
       lastFailedAt: '2026-12-01T11:59:50.000Z',
     });
     expect(a.message).toMatch(
-      /^WAL archiving is failing \(archive_command: 3 failed attempts, the last for 0{7}10{14}21 at .*\): 256 B of WAL wait, uploads pause at 48.0 MB; check /,
+      /^WAL archiving is failing \(archive_command: 3 failed attempts, the last for 0{7}10{14}21 at .*\): 256 B of WAL wait, uploads pause at 48.0 MiB; check /,
     );
     const unreachable = {
       ok: true as const,

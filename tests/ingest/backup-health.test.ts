@@ -6,7 +6,15 @@ import path from 'node:path';
 import { makeTestDir, stopAllTestServers } from '../harness';
 import { parseLsn, walSegmentEndLsn } from '../../ingest/backup-health';
 import type { IngestServer } from '../../ingest/server';
-import { eventually, request, startIngestStack, upload, type HttpResult, type IngestStack } from './stack';
+import {
+  eventually,
+  request,
+  scrapeMetrics,
+  startIngestStack,
+  upload,
+  type HttpResult,
+  type IngestStack,
+} from './stack';
 
 const SEGMENT = 16 * 1024 * 1024;
 const MARGIN = 3 * SEGMENT;
@@ -63,15 +71,7 @@ async function readyzUntil(
 }
 const inState = (status: string) => (r: HttpResult) => backupOf(r)?.status === status;
 
-async function metrics(w: IngestServer): Promise<Map<string, number>> {
-  const text = (await request(w.url, '/metrics', { method: 'GET' })).text;
-  const m = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const i = line.lastIndexOf(' ');
-    if (line && !line.startsWith('#')) m.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return m;
-}
+const metrics = (w: IngestServer) => scrapeMetrics(w.url);
 
 const HOUR_AGO = new Date(Date.now() - 3_600_000).toISOString();
 
@@ -234,7 +234,7 @@ describe('WAL archiving stalls and comes back', () => {
     expect(refused.body).toMatchObject({ error: 'wal_archive_backlog', walMarginBytes: MARGIN });
     expect(refused.body.archiveLagBytes).toBeGreaterThanOrEqual(MARGIN);
     expect(refused.body.message).toMatch(
-      /^uploads paused: \d+\.\d MB of WAL wait to be archived \(limit 48\.0 MB\) because the backup repository is not taking them \(archive_command: \d+ failed attempts?, the last for [0-9A-F]{24} at [^)]+\); uploads resume once the archive catches up$/,
+      /^uploads paused: \d+\.\d MiB of WAL wait to be archived \(limit 48\.0 MiB\) because the backup repository is not taking them \(archive_command: \d+ failed attempts?, the last for [0-9A-F]{24} at [^)]+\); uploads resume once the archive catches up$/,
     );
 
     // Nothing already stored is touched, nothing of the refused upload is.

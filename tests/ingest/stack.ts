@@ -252,6 +252,17 @@ export function openRequest(baseUrl: string, path: string, opts: RequestOptions 
   return { req, response };
 }
 
+/** A worker's /metrics as series → value (the series with its labels, as Prometheus prints it). */
+export async function scrapeMetrics(baseUrl: string): Promise<Map<string, number>> {
+  const text = (await request(baseUrl, '/metrics', { method: 'GET' })).text;
+  const m = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const i = line.lastIndexOf(' ');
+    if (line && !line.startsWith('#')) m.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return m;
+}
+
 export const CT = {
   ndjson: 'application/x-ndjson',
   csv: 'text/csv',

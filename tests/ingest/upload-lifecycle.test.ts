@@ -19,6 +19,7 @@ import {
   eventually,
   openRequest,
   request,
+  scrapeMetrics,
   startIngestStack,
   upload,
   type HttpResult,
@@ -699,15 +700,7 @@ describe('operations', () => {
     const w = await stack.startWorker({
       limits: { maxConcurrentUploads: 2, maxConcurrentUploadsPerToken: 2, dbPoolSize: 3, maxBodyBytes: 1000 },
     });
-    const metrics = async () => {
-      const text = (await request(w.url, '/metrics', { method: 'GET' })).text;
-      const m = new Map<string, number>();
-      for (const line of text.split('\n')) {
-        const i = line.lastIndexOf(' ');
-        if (line && !line.startsWith('#')) m.set(line.slice(0, i), Number(line.slice(i + 1)));
-      }
-      return m;
-    };
+    const metrics = () => scrapeMetrics(w.url);
     try {
       const rows = ndjsonRows(85, 1, 3);
       const get = (path: string, token?: string) => request(w.url, path, { method: 'GET', token });
