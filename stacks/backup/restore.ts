@@ -214,15 +214,17 @@ export async function startRestoredCopy(
   const log = path.join(dir, 'restore-start.log');
   // Its own socket directory: the copy shares nothing with the live cluster but the binaries.
   const opts = `-p ${port} -k ${dir} -c listen_addresses=localhost`;
-  await runAs(profile, pgCtl, ['-D', dir, '-l', log, '-o', opts, 'start']);
+  // -W: pg_ctl does not wait (its own 60 s limit would cut a long recovery short); the loop below watches.
+  await runAs(profile, pgCtl, ['-D', dir, '-l', log, '-o', opts, '-W', 'start']);
   const t0 = Date.now();
+  let seen: number | null = null;
   for (;;) {
     const pid = runningPostmaster(dir);
-    const recovering = fs.existsSync(path.join(dir, 'recovery.signal'));
-    if (pid !== null && !recovering) {
+    if (pid !== null && !fs.existsSync(path.join(dir, 'recovery.signal')))
       return { port, dir, pid, stopCommand: `${pgCtl} -D ${dir} stop -m fast` };
-    }
-    if (pid === null && Date.now() - t0 > 5_000)
+    seen ??= pid;
+    // It ran and is gone, or never came up: the log says why.
+    if ((seen !== null && pid === null) || (seen === null && Date.now() - t0 > 60_000))
       throw new ActionableError(`the restored copy in ${dir} stopped during recovery: ${logTail(log)}`, {
         logFile: log,
       });

@@ -66,7 +66,7 @@ test('point in time: A and B are in the copy restored to T exactly, C is not', a
   const s = stack!;
   expect(await uploadTagged(s, 1, ROWS)).toBe(201);
   const full = await powerhouse(profile, ['backup', '--type', 'full']);
-  expect(full.code).toBe(0);
+  expect(full).toMatchObject({ code: 0 });
   // Progress lines only, on stderr.
   for (const l of full.stderr.split('\n').filter(Boolean)) expect(l).toMatch(/^backup: \d+% \(/);
   expect(full.stdout).toMatch(/^backup \d{8}-\d{6}F \(full\) done in/);
@@ -99,7 +99,7 @@ test('point in time: A and B are in the copy restored to T exactly, C is not', a
     '--port',
     String(port),
   ]);
-  expect(r.code).toBe(0);
+  expect(r).toMatchObject({ code: 0 }); // on failure: the whole result, stderr included
   expect(r.stdout).toMatch(/the restored copy is up on port/);
   const copy = await tagCounts(urlOnPort(s, port));
   expect(copy.get(1)).toEqual(live.get(1));
@@ -158,7 +158,7 @@ test('the primary loses its data directory: restore --latest brings back every u
   const t0 = Date.now();
   const r = await powerhouse(profile, ['restore', '--latest', '--in-place']);
   expect(r.stderr).toMatch(/restoring full backup/);
-  expect(r.code).toBe(0);
+  expect(r).toMatchObject({ code: 0 }); // on failure: the whole result, stderr included
   expect(r.stdout).toMatch(/start PostgreSQL: powerhouse up/);
   s = stack = await start();
   const restoreSeconds = (Date.now() - t0) / 1000;
