@@ -1,6 +1,7 @@
 // How a command that failed says so: an expected condition (a port in use, a data dir holding something
 // else, a wrong password, a server that will not stop) as one line that says what to do; a bug as one line
 // too, with its stack trace when POWERHOUSE_DEBUG=1.
+import { UploadError } from '../ingest/client/errors';
 import { ActionableError } from '../stacks/local-processes/actionable-error';
 
 // SQLSTATE classes that describe the server's situation rather than our SQL: connection (08), auth (28),
@@ -9,6 +10,8 @@ const SERVER_CONDITION = /^(08|28|3D|53|57)[0-9A-Z]{3}$/;
 
 export function isExpectedFailure(err: unknown): err is Error {
   if (err instanceof ActionableError) return true;
+  // The SDK's errors are the endpoint's answers (refused, unreachable, untrusted certificate), not bugs.
+  if (err instanceof UploadError) return true;
   if (!(err instanceof Error)) return false;
   const { code, syscall } = err as NodeJS.ErrnoException;
   if (typeof code !== 'string') return false;

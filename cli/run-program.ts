@@ -5,8 +5,11 @@ import { exitWithFailure } from './report-error';
 import { isUsageError } from './usage-error';
 
 export async function runProgram(program: Command, argv: readonly string[]): Promise<void> {
-  program.exitOverride();
-  for (const c of program.commands) c.exitOverride();
+  const override = (c: Command): void => {
+    c.exitOverride();
+    c.commands.forEach(override);
+  };
+  override(program);
   try {
     await program.parseAsync(argv as string[]);
   } catch (e) {

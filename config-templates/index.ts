@@ -52,3 +52,11 @@ export {
   type BackupSet,
   type BackupStatus,
 } from './backup-status';
+export {
+  CONNECT_INFO_VERSION,
+  FINGERPRINT_FORMAT,
+  normalizeFingerprint,
+  connectInfoSchema,
+  parseConnectInfo,
+  type ConnectInfo,
+} from './connect-info';

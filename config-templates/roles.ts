@@ -5,7 +5,7 @@
 //   app     the desktop app: SELECT, INSERT, UPDATE, DELETE on the allowlisted tables, SELECT on the worker's
 //           upload records (to reconcile what was uploaded); no DDL, no TRUNCATE; statement_timeout on the role.
 //   ingest  the worker: INSERT (what COPY FROM needs) on the allowlisted tables, SELECT and INSERT on its
-//           upload records; nothing else.
+//           upload records, SELECT, INSERT and UPDATE (revoked_at) on its tokens; nothing else.
 //   PUBLIC  PostgreSQL 16's defaults minus the database: PG 16 grants PUBLIC CONNECT and TEMPORARY on every
 //           database (revoked here on ours), USAGE on schema public (kept; CREATE there is no longer granted
 //           since PG 15), EXECUTE on functions and USAGE on types and languages (kept), and nothing on tables.
@@ -29,6 +29,9 @@ export const INGEST_TABLE_PRIVILEGES = ['INSERT'] as const;
 export const UPLOAD_RECORDS: TableRef = { schema: WORKER_SCHEMA, table: 'uploads' };
 export const APP_UPLOAD_PRIVILEGES = ['SELECT'] as const;
 export const INGEST_UPLOAD_PRIVILEGES = ['SELECT', 'INSERT'] as const;
+/** Tokens made with `powerhouse token` (hashes only): the worker reads, adds and revokes them; the app never sees them. */
+export const TOKEN_RECORDS: TableRef = { schema: WORKER_SCHEMA, table: 'tokens' };
+export const INGEST_TOKEN_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE (revoked_at)'] as const;
 /** Applied migrations; only the owner sees them. */
 export const MIGRATION_RECORDS: TableRef = { schema: WORKER_SCHEMA, table: 'schema_migrations' };
 
@@ -153,6 +156,8 @@ export function privilegeStatements(tables: readonly TableRef[]): string[] {
     `REVOKE ALL ON TABLE ${qualified(UPLOAD_RECORDS)} FROM PUBLIC, ${users}`,
     grant(APP_UPLOAD_PRIVILEGES, UPLOAD_RECORDS, 'app'),
     grant(INGEST_UPLOAD_PRIVILEGES, UPLOAD_RECORDS, 'ingest'),
+    `REVOKE ALL ON TABLE ${qualified(TOKEN_RECORDS)} FROM PUBLIC, ${users}`,
+    grant(INGEST_TOKEN_PRIVILEGES, TOKEN_RECORDS, 'ingest'),
     `REVOKE ALL ON TABLE ${qualified(MIGRATION_RECORDS)} FROM PUBLIC, ${users}`,
   ];
 }

@@ -1,6 +1,7 @@
 // Every secret a deployment has, once: its name, the environment variable that carries it, and the one
 // placeholder syntax that stands for it in a deployment description until a target fills it in (Terraform
 // references on Hetzner and Docker, ${VAR} in docker-compose, the real value in the local process stack).
+import { randomInt } from 'node:crypto';
 import { ROLES } from './names';
 
 export const SECRETS = {
@@ -42,6 +43,13 @@ export const ROLE_PASSWORD: { readonly [K in RoleKey]: SecretName } = {
  */
 export const SECRET_LENGTH = 40;
 export const SECRET_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** A fresh secret (passwords, tokens) where no Terraform random_password makes it: the same length and alphabet. */
+export function generateSecret(): string {
+  let s = '';
+  for (let i = 0; i < SECRET_LENGTH; i++) s += SECRET_ALPHABET[randomInt(SECRET_ALPHABET.length)];
+  return s;
+}
 
 /** The value itself, or its hex SHA-256 (what the worker's config stores for a token). */
 export type SecretForm = 'value' | 'sha256';

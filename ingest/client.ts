@@ -15,3 +15,18 @@ export {
   UploadUnavailableError,
   UploadAbortedError,
 } from './client/errors';
+export { CertificateTrustError, type TlsTrustOptions } from './client/tls-trust';
+export {
+  whoami,
+  listTokens,
+  addToken,
+  revokeToken,
+  listUploads,
+  EndpointError,
+  EndpointUnreachableError,
+  type AdminCallOptions,
+  type Whoami,
+  type TokenInfo,
+  type UploadRecord,
+  type UploadFilter,
+} from './client/admin';

@@ -17,9 +17,11 @@ export type ErrorKind =
   | 'forbidden'
   | 'unknown_table'
   | 'unknown_upload'
+  | 'unknown_token'
   | 'not_found'
   | 'method_not_allowed'
   | 'upload_in_progress'
+  | 'token_exists'
   | 'idempotency_key_reused'
   | 'too_large'
   | 'unsupported_media_type'
@@ -58,6 +60,8 @@ export const httpErrors = {
   methodNotAllowed: (allow: string) =>
     new HttpError(405, 'method_not_allowed', { error: 'method_not_allowed' }, { Allow: allow }),
   inProgress: () => new HttpError(409, 'upload_in_progress', { error: 'upload_in_progress' }),
+  tokenExists: (message: string) => new HttpError(409, 'token_exists', { error: 'token_exists', message }),
+  unknownToken: (message: string) => new HttpError(404, 'unknown_token', { error: 'unknown_token', message }),
   keyReused: () => new HttpError(422, 'idempotency_key_reused', { error: 'idempotency_key_reused' }),
   tooLarge: (limit: number, message?: string) =>
     new HttpError(413, 'too_large', { error: 'too_large', limit, ...(message ? { message } : {}) }),

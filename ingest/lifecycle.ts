@@ -5,7 +5,6 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'pg';
 import type { Logger } from 'pino';
-import { TokenVerifier } from './auth';
 import type { BackupMonitor } from './backup-monitor';
 import { loadCatalog } from './catalog';
 import type { IngestConfig } from './config';
@@ -14,6 +13,7 @@ import { ShutdownError } from './errors';
 import { migrate } from './migrations';
 import type { PoolWarmer } from './pool-warmer';
 import type { WorkerState } from './routes/context';
+import type { TokenStore } from './token-store';
 import type { UploadTracker } from './upload-tracker';
 
 /** After aborting uploads at the end of the grace period, how long their rollbacks may take. */
@@ -45,6 +45,7 @@ export interface LifecycleDeps {
   readonly ownUploadPool?: Pool;
   readonly warmer?: PoolWarmer;
   readonly backup?: BackupMonitor;
+  readonly tokens: TokenStore;
 }
 
 export interface Lifecycle {
@@ -91,6 +92,7 @@ export function createLifecycle(d: LifecycleDeps): Lifecycle {
       }
     }
     state.catalog = await loadCatalog(d.opsPool, state.tables);
+    await d.tokens.start();
     // Listen with the upload connections open; if they cannot all be opened now, the warmer keeps trying.
     await d.warmer?.fill();
     // The first reading before the first request: /readyz and the upload check never see "not read yet".
@@ -122,7 +124,7 @@ export function createLifecycle(d: LifecycleDeps): Lifecycle {
     }
     state.tables = nextTables;
     if (next) {
-      state.auth = new TokenVerifier(next.tokens, next.adminTokenSha256);
+      await d.tokens.setConfig(next.tokens, next.adminTokenSha256);
       const needRestart = RESTART_ONLY.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
       if (needRestart.length)
         log.warn({ settings: needRestart }, 'changed settings that take effect only after a restart');
@@ -160,6 +162,7 @@ export function createLifecycle(d: LifecycleDeps): Lifecycle {
     server.closeAllConnections();
     await serverClosed;
     d.warmer?.stop();
+    d.tokens.stop();
     await d.backup?.stop();
     await Promise.all([d.ownUploadPool && endPool(d.ownUploadPool), endPool(d.opsPool)]);
     log.info('ingest worker stopped');

@@ -68,6 +68,22 @@ CREATE UNIQUE INDEX IF NOT EXISTS uploads_committed_key_idx ON powerhouse.upload
 CREATE INDEX IF NOT EXISTS uploads_key_idx ON powerhouse.uploads (token_id, idempotency_key, finished_at DESC)
   WHERE idempotency_key IS NOT NULL;`,
   },
+  {
+    version: 3,
+    name: 'ingest tokens made with powerhouse token',
+    // Only the SHA-256 of a token. A revoked row stays (its name stays taken: upload records name it); a token
+    // from the worker's config is revoked by a row with its hash and revoked_at.
+    sql: `
+CREATE TABLE IF NOT EXISTS powerhouse.tokens (
+  token_id text PRIMARY KEY CHECK (token_id ~ '^[A-Za-z0-9_.:-]{1,64}$'),
+  sha256 bytea NOT NULL CHECK (length(sha256) = 32),
+  tables text[],
+  created_at timestamptz NOT NULL DEFAULT now(),
+  revoked_at timestamptz
+);
+CREATE INDEX IF NOT EXISTS uploads_token_finished_idx ON powerhouse.uploads (token_id, finished_at DESC);
+CREATE INDEX IF NOT EXISTS uploads_finished_idx ON powerhouse.uploads (finished_at DESC);`,
+  },
 ];
 
 const LOCK_KEY = 'powerhouse.migrations';

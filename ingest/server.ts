@@ -5,7 +5,6 @@ import { createServer } from 'node:http';
 import type { Pool } from 'pg';
 import type { DestinationStream, Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { TokenVerifier } from './auth';
 import { BackupMonitor } from './backup-monitor';
 import type { IngestConfig } from './config';
 import { createOpsPool, createUploadPool, logIdleErrors } from './db-pools';
@@ -15,6 +14,7 @@ import { createMetrics, registerBackupMetrics } from './metrics';
 import { PoolWarmer } from './pool-warmer';
 import type { RouteContext, WorkerState } from './routes/context';
 import { requestListener } from './routes/router';
+import { TokenStore } from './token-store';
 import { SERVER_WAIT_MS } from './upload';
 import { UploadSlots } from './upload-slots';
 import { UploadTracker } from './upload-tracker';
@@ -29,6 +29,8 @@ export interface IngestServerDeps {
   defaultMetrics?: boolean;
   /** How long an upload or lookup waits for a database server connection before a 503; default 10 s. */
   serverWaitMs?: number;
+  /** How often tokens made or revoked elsewhere are read from the database; default 15 s (token-store.ts). */
+  tokenRefreshMs?: number;
 }
 
 export interface IngestServer {
@@ -65,9 +67,19 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
         log,
       );
 
-  // Tokens and tables can change on reload(); everything else in config needs a restart.
+  // Tokens and tables can change on reload() (tokens also with `powerhouse token`); the rest needs a restart.
+  const tokens = new TokenStore(
+    opsPool,
+    log,
+    config.tokens,
+    config.adminTokenSha256,
+    (auth) => {
+      state.auth = auth;
+    },
+    deps.tokenRefreshMs,
+  );
   const state: WorkerState = {
-    auth: new TokenVerifier(config.tokens, config.adminTokenSha256),
+    auth: tokens.initial(),
     tables: config.tables,
     catalog: new Map(),
     closing: false,
@@ -87,6 +99,7 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
     slots: new UploadSlots(limits.maxConcurrentUploads, limits.maxConcurrentUploadsPerToken),
     serverWaitMs: deps.serverWaitMs ?? SERVER_WAIT_MS,
     state,
+    tokens,
     backup,
   };
   const inflight = new Set<Promise<void>>();
@@ -109,6 +122,7 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
     ownUploadPool: deps.pool ? undefined : pool,
     warmer,
     backup,
+    tokens,
   });
 
   return {

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import {
   fillPlaceholders,
+  generateSecret,
   placeholdersIn,
   SECRET_ENV,
   SECRET_NAMES,
@@ -13,7 +14,6 @@ import {
   type SecretName,
   type Settings,
 } from '../config-templates';
-import { generateSecret } from './generate-secret';
 import {
   DEFAULT_LOCAL_PORTS,
   LOCAL_VOLUMES,

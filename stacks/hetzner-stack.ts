@@ -1,7 +1,7 @@
 // One Hetzner Cloud host per tier: a dedicated-vCPU server running PostgreSQL 16, PgBouncer and the ingest
 // worker behind TLS, set up by cloud-init from render()'s files; a private network; a firewall that opens SSH
 // to admins and HTTPS/PgBouncer (both TLS-only) to clients only (PostgreSQL's port never); secrets from
-// random_password.
+// random_password; the ingest endpoint's certificate from hashicorp/tls, output for clients to pin (connect_info).
 import { createHash } from 'node:crypto';
 import { Construct } from 'constructs';
 import {
@@ -33,9 +33,11 @@ import {
 import { userData, USER_DATA_LIMIT_BYTES } from './cloud-init';
 import { Firewall, HcloudProvider, Network, NetworkSubnet, Server, SshKey, Volume } from './hcloud';
 import { assertValidWorkerConfig, describeDeployment } from './deployment';
+import { clientTableNames, connectInfoExpression } from './connect-info';
 import { APPLY_UPLOAD, hostApplyScript } from './host-apply';
 import { NO_REPOSITORY_WARNING } from './host-backup';
 import { hetznerTarget, HOST, INGEST_HTTPS_PORT } from './host-files';
+import { IngestTls } from './ingest-tls';
 import { escapeTerraform } from './terraform-escape';
 import {
   checkCidrs,
@@ -109,6 +111,8 @@ export class HetznerStack extends TerraformStack {
   readonly rendered: RenderedFile[];
   readonly server: Server;
   readonly firewall: Firewall;
+  /** The ingest endpoint's key and certificate (Terraform's), and the certificate's fingerprint. */
+  readonly ingestTls: IngestTls;
 
   constructor(scope: Construct, id: string, props: HetznerStackProps) {
     super(scope, id);
@@ -356,6 +360,12 @@ export class HetznerStack extends TerraformStack {
       labels,
     });
 
+    // The ingest endpoint's certificate, for every address it is reached at: the public IPv4 (clients), the
+    // private address (servers in the network) and 127.0.0.1 (install-worker's readiness check through Caddy).
+    this.ingestTls = new IngestTls(this, 'ingest_tls', {
+      ipAddresses: [this.server.ipv4Address, PRIVATE_NETWORK.serverIp, '127.0.0.1'],
+    });
+
     // The worker reaches the server over SSH from this checkout: no package registry on the server's side.
     const bundle = new TerraformAsset(this, 'worker_bundle', {
       path: props.workerBundle.file,
@@ -395,6 +405,8 @@ export class HetznerStack extends TerraformStack {
           '${nonsensitive(sha256(jsonencode([var.backup_s3_bucket, var.backup_s3_endpoint, var.backup_s3_region, var.backup_s3_access_key, var.backup_s3_secret_key])))}',
         // The description as synthesized (placeholders, not secrets): a change re-runs powerhouse-apply.
         host_files: createHash('sha256').update(apply).digest('hex'),
+        // A new certificate (and with it a new key) must reach the host (public: the key is not a trigger).
+        tls_certificate: this.ingestTls.certificatePem,
       },
       connection: {
         type: 'ssh',
@@ -409,12 +421,16 @@ export class HetznerStack extends TerraformStack {
         { type: 'file', source: bundle.path, destination: HOST.workerUpload },
         { type: 'file', source: cliBundle.path, destination: HOST.cliUpload },
         { type: 'file', content: repositoryConf, destination: HOST.repositoryUpload },
+        // The ingest endpoint's certificate and key; powerhouse-apply installs them for Caddy. The key is a
+        // reference to Terraform's state (sensitive: Terraform shows neither it nor this provisioner's output).
+        { type: 'file', content: this.ingestTls.certificatePem, destination: HOST.tlsCertUpload },
+        { type: 'file', content: this.ingestTls.privateKeyPem, destination: HOST.tlsKeyUpload },
         { type: 'file', content: applyContent, destination: APPLY_UPLOAD },
         {
           type: 'remote-exec',
           inline: [
-            // The script holds secrets: removed whatever its outcome.
-            `bash ${APPLY_UPLOAD}; rc=$?; rm -f ${APPLY_UPLOAD}; exit $rc`,
+            // The script and the key hold secrets: removed whatever the outcome.
+            `bash ${APPLY_UPLOAD}; rc=$?; rm -f ${APPLY_UPLOAD} ${HOST.tlsKeyUpload} ${HOST.tlsCertUpload}; exit $rc`,
             `${HOST.installWorker} ${HOST.workerUpload} ${props.workerBundle.sha256} ${HOST.cliUpload} ${props.workerBundle.hostCli.sha256}`,
             HOST.backupSetup,
           ],
@@ -430,7 +446,27 @@ export class HetznerStack extends TerraformStack {
     out(
       'ingest_url',
       `https://${ip}`,
-      'Ingest endpoint (self-signed certificate: pin it, see tls_fingerprint_command).',
+      'Ingest endpoint (self-signed certificate: pin tls_fingerprint_sha256 or trust tls_certificate_pem; connect_info has all three).',
+    );
+    out(
+      'connect_info',
+      connectInfoExpression({
+        endpoint: `https://${ip}`,
+        certificatePem: this.ingestTls.certificatePem,
+        fingerprintSha256: this.ingestTls.fingerprintSha256,
+        tables: clientTableNames(deployment),
+      }),
+      'What a desktop app needs to reach this deployment (JSON: endpoint, certificate and fingerprint to pin, tables; no token): terraform output -raw connect_info > connect-info.json',
+    );
+    out(
+      'tls_certificate_pem',
+      this.ingestTls.certificatePem,
+      "The ingest endpoint's self-signed certificate (PEM), made by Terraform: trust it as the only CA (curl --cacert, the SDK's ca).",
+    );
+    out(
+      'tls_fingerprint_sha256',
+      this.ingestTls.fingerprintSha256,
+      "SHA-256 fingerprint of the ingest endpoint's certificate, as openssl x509 -fingerprint -sha256 prints it: what clients pin.",
     );
     out(
       'pgbouncer_endpoint',
@@ -443,11 +479,6 @@ export class HetznerStack extends TerraformStack {
       'Address in the private network (PgBouncer for servers in the network).',
     );
     out('ssh_command', `ssh root@${ip}`, 'Admin shell (from admin_cidrs).');
-    out(
-      'tls_fingerprint_command',
-      `ssh root@${ip} openssl x509 -in ${HOST.tlsCert} -noout -fingerprint -sha256`,
-      'Prints the SHA-256 fingerprint of the ingest certificate for clients to pin.',
-    );
     out(
       'pgbouncer_tls_fingerprint_command',
       `ssh root@${ip} openssl x509 -in ${HOST.pgbouncerTlsCert} -noout -fingerprint -sha256`,

@@ -2,7 +2,8 @@
 // running server never reads its user-data again (the stack ignores changes to it), so this is how an existing
 // host gets this version's deployment description: the same files user-data writes at first boot
 // (deploymentHostFiles), then the idempotent role setup, which also moves a database of an earlier version to
-// the owner model, then PgBouncer with what it needs (its TLS certificate, the userlist, the ini).
+// the owner model, then PgBouncer with what it needs (its TLS certificate, the userlist, the ini). It also
+// installs the ingest endpoint's key and certificate that Terraform made and uploaded (stacks/ingest-tls.ts).
 import { gzipSync } from 'node:zlib';
 import { ROLES, SECRET_ENV } from '../config-templates';
 import { deploymentHostFiles, type UserDataOptions } from './cloud-init';
@@ -50,10 +51,34 @@ if [ -z "$root" ]; then
 fi
 
 ${puts.join('\n')}
+
+# The ingest endpoint's key and certificate: Terraform's (tls_self_signed_cert, the certificate clients pin from
+# the stack's connect_info), uploaded beside this script. Installed as the first boot's stand-in was (the key
+# 0640 root:caddy in a 0750 directory); Caddy restarts below only when they changed. Never printed.
+tls_group=caddy; [ -z "$root" ] || tls_group=$(id -gn)
+tls_crt=$root${HOST.tlsCertUpload}; tls_key=$root${HOST.tlsKeyUpload}
+if [ ! -s "$tls_crt" ] || [ ! -s "$tls_key" ]; then
+  rm -f "$tls_key"; echo "powerhouse-apply: Terraform did not upload ${HOST.tlsCertUpload} and ${HOST.tlsKeyUpload}" >&2; exit 1
+fi
+if [ "$(openssl x509 -in "$tls_crt" -noout -pubkey)" != "$(openssl pkey -in "$tls_key" -pubout)" ]; then
+  rm -f "$tls_crt" "$tls_key"; echo "powerhouse-apply: the uploaded ingest key does not belong to its certificate" >&2; exit 1
+fi
+ingest_tls_changed=0
+if ! cmp -s "$tls_crt" "$root${HOST.tlsCert}" || ! cmp -s "$tls_key" "$root${HOST.tlsKey}"; then
+  install -d -m 0750 -g "$tls_group" "$root${HOST.tlsDir}"
+  install -m 0640 -g "$tls_group" "$tls_key" "$root${HOST.tlsKey}"
+  install -m 0644 -g "$tls_group" "$tls_crt" "$root${HOST.tlsCert}"
+  ingest_tls_changed=1
+fi
+rm -f "$tls_crt" "$tls_key"
 [ -z "$root" ] || exit 0
 
 chgrp powerhouse ${HOST.ingestConfig}; chmod 0640 ${HOST.ingestConfig}
 systemctl daemon-reload
+if [ "$ingest_tls_changed" = 1 ]; then
+  echo "powerhouse-apply: installing Terraform's ingest certificate ($(openssl x509 -in ${HOST.tlsCert} -noout -fingerprint -sha256)): restarting Caddy"
+  systemctl restart caddy
+fi
 
 # PgBouncer's TLS certificate: hosts made before client TLS have none (the script keeps an existing one).
 public_ip=$(ip -4 -o route get 1.1.1.1 | sed -n 's/.* src \\([0-9.]*\\).*/\\1/p')

@@ -21,6 +21,9 @@ export const HOST = {
   tlsDir: '/etc/powerhouse/tls',
   tlsCert: '/etc/powerhouse/tls/ingest.crt',
   tlsKey: '/etc/powerhouse/tls/ingest.key',
+  /** Where Terraform uploads the ingest endpoint's certificate and key (tls_self_signed_cert) for powerhouse-apply. */
+  tlsCertUpload: '/root/powerhouse-ingest.crt',
+  tlsKeyUpload: '/root/powerhouse-ingest.key',
   /** PgBouncer's client TLS: its key and certificate, group postgres (the directory 0750, the key 0640). */
   pgbouncerTlsDir: '/etc/powerhouse/pgbouncer-tls',
   pgbouncerTlsKey: '/etc/powerhouse/pgbouncer-tls/pgbouncer.key',
@@ -158,7 +161,8 @@ const isOs = (f: RenderedFile) =>
  * DIR/NAME.key (NAME defaults to `ingest`; CN powerhouse-NAME), valid for the given IP addresses and DNS names.
  * The key is readable by GROUP only: `caddy` for the ingest endpoint, `postgres` for PgBouncer's client TLS.
  * Self-signed because the endpoints are reached by IP and their ports are open only to the client networks, so
- * no public CA could validate them; clients pin this certificate (see the stack's outputs).
+ * no public CA could validate them; clients pin PgBouncer's (pgbouncer_tls_fingerprint_command). The ingest
+ * endpoint's is only a first-boot stand-in: powerhouse-apply replaces it by Terraform's (stacks/ingest-tls.ts).
  */
 export function tlsCertScript(): string {
   return `#!/bin/bash
@@ -354,6 +358,7 @@ done
 [ $bouncer_up = 1 ] || { echo "powerhouse-bootstrap: PgBouncer does not answer on port ${o.bouncerPort} over TLS: $probe"; journalctl -u pgbouncer -n 30 --no-pager; exit 1; }
 
 step "TLS certificate and Caddy"
+# A stand-in so that Caddy starts: the first apply (powerhouse-apply) replaces it by Terraform's certificate.
 ${HOST.tlsScript} ${HOST.tlsDir} caddy "$public_ip" ${o.privateIp} 127.0.0.1
 install -m 0644 ${HOST.caddyfileStaged} /etc/caddy/Caddyfile
 systemctl enable caddy

@@ -13,10 +13,13 @@ import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
 import { Volume } from '@cdktf/provider-docker/lib/volume';
 import { RandomProvider } from '@cdktf/provider-random/lib/provider';
 import { fillPlaceholders, tune, type Settings, type Tier } from '../config-templates';
+import { clientTableNames, connectInfoLiteral } from './connect-info';
+import { describeDeployment } from './deployment';
 import { detectTier } from './local-tier';
 import {
   BOUNCER_TLS,
   DEFAULT_LOCAL_PORTS,
+  DOCKER_TARGET,
   LOCAL_IMAGES,
   LOCAL_VOLUMES,
   localServices,
@@ -159,6 +162,15 @@ export class LocalDockerStack extends TerraformStack {
       'ingest_url',
       `http://${LOOPBACK}:${ports.ingest}`,
       'Ingest endpoint (plain HTTP, this machine only).',
+    );
+    // The worker's port is published on 127.0.0.1 as plain HTTP (no proxy, no certificate): nothing to pin.
+    out(
+      'connect_info',
+      connectInfoLiteral({
+        endpoint: `http://${LOOPBACK}:${ports.ingest}`,
+        tables: clientTableNames(describeDeployment(this.settings, DOCKER_TARGET)),
+      }),
+      'What a desktop app on this machine needs to reach the worker (JSON: endpoint, tables; no token): terraform output -raw connect_info > connect-info.json',
     );
     out(
       'pgbouncer_endpoint',

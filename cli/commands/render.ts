@@ -1,10 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { SECRET_ENV, type Settings, tune } from '../../config-templates';
+import { generateSecret, SECRET_ENV, type Settings, tune } from '../../config-templates';
 import { dbSetupFiles, dbSetupSecrets } from '../../stacks/database-setup';
 import { describeDeployment } from '../../stacks/deployment';
-import { generateSecret } from '../../stacks/generate-secret';
 import { HOST, hetznerTarget, tlsCertScript } from '../../stacks/host-files';
 import { addTierOptions, tierFromFlags, type TierFlags } from '../tier-options';
 

@@ -158,6 +158,9 @@ async function serve(
   );
   out(`secrets         ${localDataDir(dataDir).secrets} (0600)`);
   out(
+    `connect info    ${localDataDir(dataDir).connectInfo} (0600: endpoint, tables, token; for the SDK, powerhouse upload/doctor/token)`,
+  );
+  out(
     stack.backupProfile
       ? `backups         WAL archived within ${stack.settings.backup.archiveTimeoutSeconds.value} s; powerhouse backup|backups|restore --profile ${stack.backupProfile}`
       : 'backups         NONE: this stack keeps no backups (start it with --backup-repo DIR to archive WAL with pgBackRest)',
@@ -169,6 +172,9 @@ async function serve(
   out(`      -H "Authorization: Bearer ${envToken ? '$POWERHOUSE_INGEST_TOKEN' : stack.token}" \\`);
   out(`      -H 'Content-Type: ${MEDIA_TYPES.csv}' -H "Idempotency-Key: $(date +%s)" --data-binary @-`);
   out(`  psql "${stack.appDsn}" -c 'select count(*) from tm_entries'`);
+  out('a token per translator (works at once, no restart), and who uploaded what:');
+  out(`  npm run powerhouse -- token add anna --out anna.json${dataDirFlag(dataDir)}`);
+  out(`  npm run powerhouse -- uploads --since 1h${dataDirFlag(dataDir)}`);
   out('');
   out('Ctrl-C stops everything.');
   await signalled;
@@ -176,6 +182,11 @@ async function serve(
   await stack.stop();
   out('stopped.');
   process.exit(0);
+}
+
+/** ` --data-dir D` when the commands would not find this data dir by default (./.data). */
+function dataDirFlag(dataDir: string): string {
+  return path.resolve(dataDir) === path.resolve('.data') ? '' : ` --data-dir ${dataDir}`;
 }
 
 // SIGHUP: the terminal was closed. Stopping in order beats dying and leaving the servers to the next start.

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { TM_COLUMNS, tmRows } from '../../ingest/client/tm-rows';
 import {
+  CertificateTrustError,
   fileFormat,
   uploadFile,
   uploadRows,
@@ -21,6 +22,13 @@ import { counted } from '../../config-templates/plural';
 import { fmtInt, progressReporter } from '../upload-progress';
 import { formatBytes } from '../../config-templates/human';
 import { UsageError } from '../usage-error';
+import {
+  addEndpointOptions,
+  ingestToken,
+  resolveEndpoint,
+  trustOf,
+  type EndpointFlags,
+} from '../endpoint-options';
 
 export const EXIT = {
   ok: 0,
@@ -29,6 +37,7 @@ export const EXIT = {
   badData: 3,
   auth: 4,
   unavailable: 5,
+  certificate: 6,
   interrupted: 130,
 } as const;
 
@@ -43,16 +52,21 @@ Exit codes:
        allowlist (404)
   5    the ingest endpoint stayed unavailable (network error or 503) through every retry; run the same
        command again with the --idempotency-key it prints: rows are never stored twice
+  6    the endpoint's certificate is not the pinned one (--fingerprint / --ca), or none was pinned for a
+       self-signed one: nothing was sent
   130  interrupted (Ctrl-C): the upload was cancelled, nothing stored
 
-The token comes from --token or, better (it stays out of the process list), POWERHOUSE_INGEST_TOKEN.
+The token comes from --token or, better (it stays out of the process list), POWERHOUSE_INGEST_TOKEN, or a
+connect-info file. Without --endpoint or --connect-info the local stack's DATA_DIR/connect-info.json is used.
 Examples:
-  powerhouse upload memories.csv --table tm_entries
+  powerhouse upload memories.csv --table tm_entries                       (the local stack of npm start)
+  powerhouse upload memories.csv --table tm_entries --connect-info anna.json     (written by token add --out)
+  POWERHOUSE_INGEST_TOKEN=… powerhouse upload memories.csv --table tm_entries \
+    --endpoint https://203.0.113.10 --fingerprint AB:CD:…                  (the stack's connect_info output)
   powerhouse upload --generate 1000000 --table tm_entries`;
 
-interface UploadFlags {
+interface UploadFlags extends EndpointFlags {
   table: string;
-  endpoint: string;
   token?: string;
   format?: string;
   idempotencyKey?: string;
@@ -87,6 +101,7 @@ export function describeFailure(
   }
   if (err instanceof UploadInputError)
     return { code: EXIT.badData, message: `${err.message}; nothing was stored` };
+  if (err instanceof CertificateTrustError) return { code: EXIT.certificate, message: err.message };
   if (err instanceof UploadRejectedError) {
     switch (err.status) {
       case 401:
@@ -141,11 +156,13 @@ export function summary(r: UploadResult, what: string): string {
 }
 
 async function run(file: string | undefined, o: UploadFlags): Promise<UploadResult & { what: string }> {
-  const token = o.token ?? process.env.POWERHOUSE_INGEST_TOKEN;
+  const endpoint = resolveEndpoint(o);
+  const token = ingestToken(o.token, endpoint);
   if (!token)
     throw new UsageError(
-      'no token: set POWERHOUSE_INGEST_TOKEN or pass --token (`powerhouse up` prints one)',
+      'no token: set POWERHOUSE_INGEST_TOKEN, pass --token or --connect-info FILE (`powerhouse up` prints one)',
     );
+  const trust = trustOf(endpoint);
   if (file !== undefined && o.generate !== undefined)
     throw new UsageError('give either FILE or --generate N, not both');
   const columns = o.columns?.split(',').map((c) => c.trim());
@@ -163,7 +180,8 @@ async function run(file: string | undefined, o: UploadFlags): Promise<UploadResu
       })();
       try {
         const what = `${counted(count, 'generated TM row')} (seed ${seed})`;
-        const r = await uploadRows(o.endpoint, token, o.table, rows, {
+        const r = await uploadRows(endpoint.url, token, o.table, rows, {
+          ...trust,
           columns: [...TM_COLUMNS],
           idempotencyKey: o.idempotencyKey,
           retry,
@@ -187,7 +205,8 @@ async function run(file: string | undefined, o: UploadFlags): Promise<UploadResu
     const format = fileFormat(file, o.format);
     const progress = progressReporter({ bytes: stat.size });
     try {
-      const r = await uploadFile(o.endpoint, token, o.table, file, {
+      const r = await uploadFile(endpoint.url, token, o.table, file, {
+        ...trust,
         format,
         parse: o.parse,
         columns,
@@ -211,8 +230,7 @@ export function uploadCommand(): Command {
     .description('upload a CSV/TSV/NDJSON file (or generated TM rows) to a table through the ingest endpoint')
     .argument('[file]', 'CSV (header line), TSV (PostgreSQL text format, header line) or NDJSON file')
     .requiredOption('--table <name>', 'target table, e.g. tm_entries')
-    .option('--endpoint <url>', 'ingest endpoint', 'http://127.0.0.1:8080')
-    .option('--token <token>', 'ingest token (default: $POWERHOUSE_INGEST_TOKEN)')
+    .option('--token <token>', 'ingest token (default: $POWERHOUSE_INGEST_TOKEN, or the connect info)')
     .addOption(
       new Option('--format <format>', 'file format (default: from the extension)').choices([
         'csv',
@@ -235,6 +253,7 @@ export function uploadCommand(): Command {
     .option('--max-attempts <n>', 'attempts on network errors and 503 before exit code 5', '8')
     .option('--json', 'print the result as JSON on stdout')
     .addHelpText('after', EXIT_HELP);
+  addEndpointOptions(cmd);
   cmd.action(async (file: string | undefined, o: UploadFlags) => {
     // Made here, not in the SDK, so that even a failure before the upload starts can name it.
     o.idempotencyKey ??= randomUUID();

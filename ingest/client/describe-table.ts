@@ -4,10 +4,11 @@ import type http from 'node:http';
 import { UploadAbortedError, UploadUnavailableError } from './errors';
 import { exchange, TransportError } from './http-request';
 import { resolveRetryPolicy, retryDelayMs, sleep, type RetryInfo, type RetryPolicy } from './retry-policy';
-import { authHeaders, endpointUrl, judgeReply } from './send-upload';
+import { authHeaders, callTrust, endpointUrl, judgeReply } from './send-upload';
 import { parseTableSchema, type TableSchema } from './table-schema';
+import type { TlsTrustOptions } from './tls-trust';
 
-export interface DescribeOptions {
+export interface DescribeOptions extends TlsTrustOptions {
   signal?: AbortSignal;
   retry?: RetryPolicy;
   onRetry?: (info: RetryInfo) => void;
@@ -25,6 +26,7 @@ export async function describeTable(
   const policy = resolveRetryPolicy(opts.retry);
   const url = endpointUrl(endpoint, `v1/tables/${encodeURIComponent(table)}`);
   const headers = authHeaders(token);
+  const trust = callTrust(url, opts);
   let last = '';
   for (let attempt = 1; ; attempt++) {
     let retryAfterMs: number | undefined;
@@ -36,6 +38,7 @@ export async function describeTable(
           signal: opts.signal,
           timeoutMs: opts.timeoutMs ?? 30_000,
           agent: opts.agent,
+          trust,
         }).reply,
       );
       if (verdict.kind === 'done') return parseTableSchema(verdict.reply.body, table);

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { UploadAbortedError } from './errors';
+import { CertificateTrustError, TrustingAgent, type ResolvedTrust } from './tls-trust';
 
 export interface HttpReply {
   status: number;
@@ -41,6 +42,8 @@ export interface ExchangeOptions {
   /** No byte sent or received for this long: the attempt fails with ETIMEDOUT. */
   timeoutMs: number;
   agent?: http.Agent | false;
+  /** The pinned certificate (resolveTrust); https without `agent` is always checked by TrustingAgent. */
+  trust?: ResolvedTrust;
   /** After each chunk is handed to the socket: total bytes so far in this exchange. */
   onChunkSent?: (bytes: number) => void;
 }
@@ -48,7 +51,7 @@ export interface ExchangeOptions {
 const MAX_REPLY_BYTES = 1 << 20;
 
 export interface Exchange {
-  /** Rejects with TransportError, BodySourceError or UploadAbortedError. */
+  /** Rejects with TransportError, BodySourceError, CertificateTrustError or UploadAbortedError. */
   reply: Promise<HttpReply>;
   /**
    * Settles once the body writer has let go of the body iterator. A retry waits for it, so two attempts
@@ -68,10 +71,13 @@ export function exchange(url: URL, opts: ExchangeOptions): Exchange {
     // "Connection: keep-alive" all the same: on "close" a server that answers early (503, 401, bad row)
     // closes the socket after its answer, and our next write can then fail (EPIPE) before the answer is
     // read. With keep-alive it keeps reading; we read the answer and close the socket ourselves.
+    // https: a fresh TrustingAgent, which checks the certificate before node:http writes a byte.
+    const agent =
+      opts.agent ?? (url.protocol === 'https:' ? new TrustingAgent(opts.trust, opts.timeoutMs) : false);
     const req = mod.request(url, {
       method: opts.method,
       headers: { Connection: 'keep-alive', ...opts.headers },
-      agent: opts.agent ?? false,
+      agent,
     });
     let settled = false;
     let responded = false;
@@ -98,7 +104,12 @@ export function exchange(url: URL, opts: ExchangeOptions): Exchange {
       settle(new TransportError('ETIMEDOUT', `no data sent or received for ${opts.timeoutMs} ms`)),
     );
     req.on('error', (err: NodeJS.ErrnoException) =>
-      settle(new TransportError(err.code ?? 'ERR_NETWORK', err.message, { cause: err })),
+      // The wrong certificate is final: retrying cannot make it the right one.
+      settle(
+        err instanceof CertificateTrustError
+          ? err
+          : new TransportError(err.code ?? 'ERR_NETWORK', err.message, { cause: err }),
+      ),
     );
     req.on('response', (res) => {
       responded = true;

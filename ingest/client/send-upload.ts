@@ -17,6 +17,7 @@ import {
   type RetryPolicy,
 } from './retry-policy';
 import { UploadInputError } from './table-schema';
+import { resolveTrust, type ResolvedTrust, type TlsTrustOptions } from './tls-trust';
 
 export interface UploadProgress {
   /** Rows sent in the current attempt (a retry starts again from 0). */
@@ -35,7 +36,7 @@ export interface UploadProgress {
   done: boolean;
 }
 
-export interface UploadCallOptions {
+export interface UploadCallOptions extends TlsTrustOptions {
   /**
    * Idempotency-Key (1–128 of A-Z a-z 0-9 . _ : -). Default: a random UUID made once per call and reused by
    * every retry. Pass your own (and keep it) to resume safely after a crash of your process.
@@ -51,8 +52,21 @@ export interface UploadCallOptions {
   progressIntervalMs?: number;
   /** An attempt fails when nothing is sent or received for this long (default 300 000 ms). */
   timeoutMs?: number;
-  /** node:http agent; default none (a fresh connection per attempt). */
+  /**
+   * node:http agent; default a fresh connection per attempt (for https, one that checks `ca`/`fingerprint`
+   * before sending). Cannot be combined with `ca` or `fingerprint`: the agent would make its own TLS choices.
+   */
   agent?: http.Agent | false;
+}
+
+/** The endpoint's trust settings, checked once per call (a bad pin throws before any connection). */
+export function callTrust(url: URL, opts: TlsTrustOptions & { agent?: unknown }): ResolvedTrust | undefined {
+  const trust = resolveTrust(url, opts);
+  if (trust && opts.agent)
+    throw new TypeError(
+      'ca/fingerprint cannot be combined with agent: the agent would make its own TLS choices',
+    );
+  return trust;
 }
 
 export interface UploadResult {
@@ -224,6 +238,7 @@ async function attempts(plan: UploadPlan, opts: UploadCallOptions, t0: number): 
   const policy = resolveRetryPolicy(opts.retry);
   const url = endpointUrl(plan.endpoint, `v1/tables/${encodeURIComponent(plan.table)}/uploads`);
   if (plan.columns) url.searchParams.set('columns', plan.columns.join(','));
+  const trust = callTrust(url, opts);
   const headers = {
     ...authHeaders(plan.token),
     ...plan.headers,
@@ -253,6 +268,7 @@ async function attempts(plan: UploadPlan, opts: UploadCallOptions, t0: number): 
       signal,
       timeoutMs: opts.timeoutMs ?? 300_000,
       agent: opts.agent,
+      trust,
       onChunkSent: (bytes) => {
         meter.rows = sentRows;
         if (fileBytes !== undefined) meter.fileBytes = fileBytes;

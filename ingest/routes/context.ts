@@ -9,6 +9,7 @@ import type { CatalogTable } from '../catalog';
 import type { IngestConfig, IngestLimits } from '../config';
 import { httpErrors } from '../errors';
 import type { IngestMetrics } from '../metrics';
+import type { TokenStore } from '../token-store';
 import type { UploadSlots } from '../upload-slots';
 import type { UploadTracker } from '../upload-tracker';
 
@@ -35,6 +36,8 @@ export interface RouteContext {
   /** How long an upload or lookup waits for a database server connection before a 503. */
   readonly serverWaitMs: number;
   readonly state: WorkerState;
+  /** Config tokens and those made with `powerhouse token`; sets state.auth. */
+  readonly tokens: TokenStore;
   /** Present when the config has a backup section: /readyz, /metrics and the upload check read it. */
   readonly backup?: BackupMonitor;
 }
@@ -49,6 +52,11 @@ export type RouteName =
   | 'readyz'
   | 'metrics'
   | 'admin_pgbouncer'
+  | 'admin_tokens'
+  | 'admin_token_add'
+  | 'admin_token_revoke'
+  | 'admin_uploads'
+  | 'whoami'
   | 'other';
 
 /** What the access-log line and the responses metric need to know about a request. */

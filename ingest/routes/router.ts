@@ -3,23 +3,29 @@
 // access-log line and one count in powerhouse_ingest_http_responses_total.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError, httpErrors } from '../errors';
-import { handleAdminPgBouncer } from './admin';
+import {
+  handleAddToken,
+  handleAdminPgBouncer,
+  handleListTokens,
+  handleListUploads,
+  handleRevokeToken,
+} from './admin';
 import type { Exchange, RequestInfo, RouteContext, RouteName } from './context';
 import { handleHealth, handleMetrics, handleReady } from './health';
 import { drainBody, responseDone, sendError } from './respond';
-import { handleDescribe } from './tables';
+import { handleDescribe, handleWhoami } from './tables';
 import { handleUploadByKey, handleUploadStatus } from './upload-status';
 import { handleUpload } from './uploads';
 
 interface Route {
   readonly name: RouteName;
-  /** POST routes answer any other method with 405 `Allow: POST`; GET routes also take HEAD. */
+  /** Another method on the path is a 405 with `Allow:` the path's methods; GET routes also take HEAD. */
   readonly method: 'POST' | 'GET';
   readonly path: RegExp;
   readonly handle: (ctx: RouteContext, x: Exchange, param: string) => Promise<void> | void;
 }
 
-// Paths match exactly (no trailing slash) and no two routes match the same path.
+// Paths match exactly (no trailing slash); two routes match the same path only with different methods.
 const ROUTES: readonly Route[] = [
   { name: 'upload', method: 'POST', path: /^\/v1\/tables\/([^/]+)\/uploads$/, handle: handleUpload },
   { name: 'healthz', method: 'GET', path: /^\/healthz$/, handle: handleHealth },
@@ -28,7 +34,17 @@ const ROUTES: readonly Route[] = [
   { name: 'describe', method: 'GET', path: /^\/v1\/tables\/([^/]+)$/, handle: handleDescribe },
   { name: 'upload_status', method: 'GET', path: /^\/v1\/uploads\/([^/]+)$/, handle: handleUploadStatus },
   { name: 'upload_lookup', method: 'GET', path: /^\/v1\/uploads$/, handle: handleUploadByKey },
+  { name: 'whoami', method: 'GET', path: /^\/v1\/whoami$/, handle: handleWhoami },
   { name: 'admin_pgbouncer', method: 'GET', path: /^\/v1\/admin\/pgbouncer$/, handle: handleAdminPgBouncer },
+  { name: 'admin_tokens', method: 'GET', path: /^\/v1\/admin\/tokens$/, handle: handleListTokens },
+  { name: 'admin_token_add', method: 'POST', path: /^\/v1\/admin\/tokens$/, handle: handleAddToken },
+  {
+    name: 'admin_token_revoke',
+    method: 'POST',
+    path: /^\/v1\/admin\/tokens\/([^/]+)\/revoke$/,
+    handle: handleRevokeToken,
+  },
+  { name: 'admin_uploads', method: 'GET', path: /^\/v1\/admin\/uploads$/, handle: handleListUploads },
 ];
 
 async function dispatch(
@@ -42,20 +58,17 @@ async function dispatch(
   const method = req.method ?? 'GET';
   try {
     let param = '';
-    const route = ROUTES.find((r) => {
-      const m = r.path.exec(x.url.pathname);
-      if (m) param = m[1] ?? '';
-      return m !== null;
-    });
-    info.route = route?.name ?? 'other';
-    if (route?.method === 'POST') {
-      if (method !== 'POST') throw httpErrors.methodNotAllowed('POST');
-      return await route.handle(ctx, x, param);
-    }
-    // Before the path is matched: `POST /nope` is a 405, not a 404.
+    const onPath = ROUTES.filter((r) => r.path.test(x.url.pathname));
+    const asked = method === 'HEAD' ? 'GET' : method;
+    const route = onPath.find((r) => r.method === asked);
+    if (route) param = route.path.exec(x.url.pathname)![1] ?? '';
+    info.route = (route ?? onPath[0])?.name ?? 'other';
+    if (route) return await route.handle(ctx, x, param);
+    // The path exists with other methods: 405 naming them. An unknown path answers only GET and HEAD with
+    // 404 (`POST /nope` is a 405, as before the path is matched).
+    if (onPath.length) throw httpErrors.methodNotAllowed(onPath.map((r) => r.method).join(', '));
     if (method !== 'GET' && method !== 'HEAD') throw httpErrors.methodNotAllowed('GET');
-    if (!route) throw httpErrors.notFound();
-    return await route.handle(ctx, x, param);
+    throw httpErrors.notFound();
   } catch (err) {
     if (!(err instanceof HttpError)) throw err;
     sendError(ctx, x.res, err);

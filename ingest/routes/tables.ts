@@ -1,5 +1,7 @@
-// GET /v1/tables/{table}: the writable columns of an allowlisted table.
-import { tableFor, type Exchange, type RouteContext } from './context';
+// GET /v1/tables/{table}: the writable columns of an allowlisted table. GET /v1/whoami: the token's name and
+// the tables it may write (what `powerhouse doctor` and an app's settings page check).
+import { canWrite } from '../auth';
+import { authenticate, tableFor, type Exchange, type RouteContext } from './context';
 import { sendJson } from './respond';
 
 export function handleDescribe(ctx: RouteContext, x: Exchange, encodedName: string): void {
@@ -15,4 +17,10 @@ export function handleDescribe(ctx: RouteContext, x: Exchange, encodedName: stri
       hasDefault: c.hasDefault,
     })),
   });
+}
+
+export function handleWhoami(ctx: RouteContext, x: Exchange): void {
+  const token = authenticate(ctx, x.req);
+  const tables = [...ctx.state.catalog.keys()].filter((t) => canWrite(token, t));
+  sendJson(ctx, x.res, 200, { token: token.id, tables });
 }

@@ -1,9 +1,9 @@
 // GET /v1/uploads/{uploadId} and GET /v1/uploads?idempotencyKey=K[&table=T]: an upload's progress or result,
 // from this worker's memory first, then from powerhouse.uploads (bounded like an upload's wait).
-import { withDeadline } from '../deadline';
-import { DatabaseWaitError, httpErrors, isConnectionError } from '../errors';
+import { httpErrors } from '../errors';
 import type { UploadStatus } from '../upload-tracker';
 import { IDEMPOTENCY_KEY, authenticate, type Exchange, type RouteContext } from './context';
+import { dbQuery } from './db-call';
 import { sendJson } from './respond';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -26,24 +26,6 @@ function dbStatus(r: DbUploadRow): UploadStatus {
     bytes: Number(r.bytes),
     ...(r.error ? { error: r.error } : {}),
   };
-}
-
-/** A lookup on the ops pool, bounded like an upload's wait for a server connection. */
-async function dbQuery<R extends object>(ctx: RouteContext, sql: string, params: unknown[]): Promise<R[]> {
-  const waitMs = ctx.serverWaitMs;
-  try {
-    const result = await withDeadline(ctx.opsPool.query(sql, params), waitMs, () => {
-      throw new DatabaseWaitError(`no database answer within ${waitMs} ms`);
-    });
-    return result.rows as R[];
-  } catch (err) {
-    if (isConnectionError(err))
-      throw httpErrors.unavailable(
-        `database unavailable: ${(err as Error).message}`,
-        ctx.limits.retryAfterSeconds,
-      );
-    throw err;
-  }
 }
 
 export async function handleUploadStatus(ctx: RouteContext, x: Exchange, id: string): Promise<void> {

@@ -19,6 +19,8 @@ export interface LocalDataDir {
   /** The backup commands' profile (`powerhouse backups --profile …`) and the probe's status file. */
   readonly backupProfile: string;
   readonly backupStatus: string;
+  /** What a client needs to reach this stack (config-templates/connect-info.ts), with its token (0600). */
+  readonly connectInfo: string;
 }
 
 export function localDataDir(dataDir: string): LocalDataDir {
@@ -34,5 +36,6 @@ export function localDataDir(dataDir: string): LocalDataDir {
     pgbackrest: path.join(root, 'pgbackrest'),
     backupProfile: path.join(root, 'backup.json'),
     backupStatus: path.join(root, 'backup-status.json'),
+    connectInfo: path.join(root, 'connect-info.json'),
   };
 }

@@ -15,7 +15,10 @@ import {
   renderedFile,
   renderUserlist,
   ROLE_PASSWORD,
+  CONNECT_INFO_VERSION,
+  type ConnectInfo,
   DATABASE,
+  generateSecret,
   ROLES,
   scramVerifier,
   SECRET_NAMES,
@@ -25,7 +28,7 @@ import {
   type Tier,
   tune,
 } from '../../config-templates';
-import { hashToken, parseIngestConfig, type IngestConfig } from '../../ingest/config';
+import { hashToken, parseIngestConfig, tableName, type IngestConfig } from '../../ingest/config';
 import { migrate } from '../../ingest/migrations';
 import { createIngestServer, type IngestServer } from '../../ingest/server';
 import {
@@ -36,7 +39,6 @@ import {
 } from '../deployment';
 import { collectStatus, ensureStanza, writeStatusFile } from '../backup/operations';
 import { backupProfileSchema } from '../backup/profile';
-import { generateSecret } from '../generate-secret';
 import { freePort } from './free-port';
 import { stopLeftovers, workerPidFile } from './leftover-processes';
 import { ensureOwnedDir, ensureServiceUser, writeOwnedFile } from './os-user';
@@ -337,6 +339,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
     const worker = await startWorker(config, dataDir, opts);
     started.push({ stop: () => worker.stop() });
+    writeConnectInfo(layout.connectInfo, worker.url, config, token);
 
     return {
       settings,
@@ -365,6 +368,22 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * DATA_DIR/connect-info.json: what `powerhouse upload`, `token` and `doctor` use when no endpoint is given, and
+ * what a desktop app on this machine can load. It holds the stack's token, so it is 0600 like secrets.json.
+ */
+function writeConnectInfo(file: string, endpoint: string, config: IngestConfig, token: string): void {
+  const info: ConnectInfo = {
+    version: CONNECT_INFO_VERSION,
+    endpoint,
+    tables: config.tables.map(tableName),
+    token,
+    tokenName: config.tokens[0]?.id ?? 'default',
+  };
+  fs.writeFileSync(file, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
 }
 
 /**

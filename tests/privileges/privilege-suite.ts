@@ -52,6 +52,10 @@ export type Action =
   | 'read upload records'
   | 'write upload records'
   | 'read migration records'
+  | 'read tokens'
+  | 'add tokens'
+  | 'revoke tokens'
+  | 'change token hashes'
   | 'create table'
   | 'alter table'
   | 'drop table'
@@ -69,6 +73,10 @@ const ALL_ACTIONS: readonly Action[] = [
   'read upload records',
   'write upload records',
   'read migration records',
+  'read tokens',
+  'add tokens',
+  'revoke tokens',
+  'change token hashes',
   'create table',
   'alter table',
   'drop table',
@@ -82,7 +90,15 @@ const allowing = (allowed: readonly Action[]) =>
 export const EXPECTED: Record<Who, Record<Action, boolean>> = {
   owner: allowing(ALL_ACTIONS),
   app: allowing(['read uploaded rows', 'insert', 'update', 'delete', 'copy in', 'read upload records']),
-  ingest: allowing(['insert', 'copy in', 'read upload records', 'write upload records']),
+  ingest: allowing([
+    'insert',
+    'copy in',
+    'read upload records',
+    'write upload records',
+    'read tokens',
+    'add tokens',
+    'revoke tokens',
+  ]),
   public: allowing([]),
 };
 
@@ -99,6 +115,11 @@ const ACTIONS: Record<Action, string> = {
   'read upload records': 'SELECT count(*) FROM powerhouse.uploads',
   'write upload records': UPLOAD_RECORD,
   'read migration records': 'SELECT count(*) FROM powerhouse.schema_migrations',
+  'read tokens': 'SELECT count(*) FROM powerhouse.tokens',
+  'add tokens': "INSERT INTO powerhouse.tokens (token_id, sha256) VALUES ('privilege-suite', sha256('x'))",
+  'revoke tokens': 'UPDATE powerhouse.tokens SET revoked_at = now() WHERE false',
+  // Only revoked_at may change: a token's hash (its identity) never does.
+  'change token hashes': "UPDATE powerhouse.tokens SET sha256 = sha256('y') WHERE false",
   'create table': 'CREATE TABLE public.privilege_probe (x int)',
   'alter table': 'ALTER TABLE tm_entries ADD COLUMN privilege_probe int',
   'drop table': 'DROP TABLE file_rows',

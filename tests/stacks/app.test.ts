@@ -32,7 +32,13 @@ it('synthesizes minimum, recommended, powerhouse and local, with the worker bund
     const source = json.resource.terraform_data.ingest_worker.provisioner[0].file.source as string;
     const copied = path.join(out, 'stacks', tier, source);
     expect(fs.readFileSync(copied).equals(fs.readFileSync(bundle.file))).toBe(true);
-    expect(Object.keys(json.terraform.required_providers).sort()).toEqual(['hcloud', 'random']);
+    // tls and local: the ingest endpoint's certificate and its fingerprint (stacks/ingest-tls.ts).
+    expect(Object.keys(json.terraform.required_providers).sort()).toEqual([
+      'hcloud',
+      'local',
+      'random',
+      'tls',
+    ]);
   }
   const local = stackJson(out, LOCAL_STACK);
   expect(Object.keys(local.terraform.required_providers).sort()).toEqual(['docker', 'random']);

@@ -10,9 +10,10 @@ import { Testing } from 'cdktf';
 import { HETZNER_SERVER_TYPES, presetTier, tune, type PresetTierName } from '../../config-templates';
 import { PGDG_KEY_FILE, PGDG_KEY_FINGERPRINT, USER_DATA_LIMIT_BYTES } from '../../stacks/cloud-init';
 import { HetznerStack, PRIVATE_NETWORK } from '../../stacks/hetzner-stack';
+import { INGEST_TLS_VALIDITY_HOURS } from '../../stacks/ingest-tls';
 import { hetznerTarget } from '../../stacks/host-files';
 import { HOST } from '../../stacks/host-files';
-import { SECRET_NAMES } from '../../config-templates';
+import { connectInfoSchema, SECRET_NAMES } from '../../config-templates';
 import { checkArgs, fixture } from './hcloud-fixture';
 import {
   allStrings,
@@ -350,13 +351,15 @@ describe.each(TIERS)('Hetzner stack %s', (tier) => {
       host_files: expect.stringMatching(/^[0-9a-f]{64}$/), // tests/stacks/host-apply.test.ts
       // A new bucket or key re-runs the setup; only a hash of the variables, never their values.
       repository: expect.stringMatching(/^\$\{nonsensitive\(sha256\(jsonencode\(\[var\.backup_s3_bucket, /),
+      // A new certificate reaches the host (the public certificate, never the key).
+      tls_certificate: '${tls_self_signed_cert.ingest_tls.cert_pem}',
     });
     expect(w.connection).toMatchObject({
       type: 'ssh',
       user: 'root',
       host: '${hcloud_server.server.ipv4_address}',
     });
-    const [file, cli, repository, apply, exec] = w.provisioner;
+    const [file, cli, repository, cert, key, apply, exec] = w.provisioner;
     expect(file.file.destination).toBe(HOST.workerUpload);
     expect(file.file.source).toMatch(/^assets\/worker_bundle\/[0-9A-F]+\/ingest-worker\.js$/);
     expect(cli.file.destination).toBe(HOST.cliUpload);
@@ -370,12 +373,108 @@ describe.each(TIERS)('Hetzner stack %s', (tier) => {
       'repo1-cipher-pass=${random_password.backup_cipher_pass.result}',
     );
     expect(repository.file.content).toContain(`repo1-path=/powerhouse-${tier}`);
+    // The ingest endpoint's certificate and key, by reference only, before the script that installs them.
+    expect(cert.file).toEqual({
+      content: '${tls_self_signed_cert.ingest_tls.cert_pem}',
+      destination: HOST.tlsCertUpload,
+    });
+    expect(key.file).toEqual({
+      content: '${tls_private_key.ingest_tls.private_key_pem}',
+      destination: HOST.tlsKeyUpload,
+    });
     expect(apply.file.destination).toBe('/root/powerhouse-apply');
     expect(exec['remote-exec'].inline).toEqual([
-      'bash /root/powerhouse-apply; rc=$?; rm -f /root/powerhouse-apply; exit $rc',
+      `bash /root/powerhouse-apply; rc=$?; rm -f /root/powerhouse-apply ${HOST.tlsKeyUpload} ${HOST.tlsCertUpload}; exit $rc`,
       `${HOST.installWorker} ${HOST.workerUpload} ${bundle.sha256} ${HOST.cliUpload} ${bundle.hostCli.sha256}`,
       HOST.backupSetup,
     ]);
+  });
+
+  it("makes the ingest endpoint's key and certificate with hashicorp/tls, for the server's addresses", () => {
+    expect(json.terraform.required_providers).toMatchObject({
+      tls: { source: 'hashicorp/tls', version: expect.stringMatching(/^4\./) },
+      // content_sha256 exists since hashicorp/local 2.4.0.
+      local: { source: 'hashicorp/local', version: expect.stringMatching(/^2\.([4-9]|\d\d)\./) },
+    });
+    expect(json.resource.tls_private_key).toEqual({
+      ingest_tls: { algorithm: 'ECDSA', ecdsa_curve: 'P256' },
+    });
+    expect(json.resource.tls_self_signed_cert).toEqual({
+      ingest_tls: {
+        private_key_pem: '${tls_private_key.ingest_tls.private_key_pem}',
+        subject: [{ common_name: 'powerhouse-ingest' }],
+        // The public IPv4 as Hetzner assigns it (clients), the private address, loopback (install-worker).
+        ip_addresses: ['${hcloud_server.server.ipv4_address}', PRIVATE_NETWORK.serverIp, '127.0.0.1'],
+        allowed_uses: ['digital_signature', 'server_auth'],
+        validity_period_hours: INGEST_TLS_VALIDITY_HOURS,
+        // No early renewal: the pin changes only when the certificate has expired (or the server is replaced).
+        early_renewal_hours: 0,
+      },
+    });
+    expect(INGEST_TLS_VALIDITY_HOURS).toBeGreaterThanOrEqual(5 * 365 * 24);
+    // Caddy serves it to clients that send no SNI under this name.
+    expect(files.get(HOST.caddyfileStaged)!.content.toString()).toContain('default_sni powerhouse-ingest');
+  });
+
+  it("computes the certificate's SHA-256 fingerprint with local_file from its DER (tests/stacks/ingest-tls.test.ts evaluates it)", () => {
+    expect(json.resource.local_file).toEqual({
+      ingest_tls_certificate_der: {
+        filename: '${path.module}/ingest-certificate.der',
+        content_base64:
+          '${replace(tls_self_signed_cert.ingest_tls.cert_pem, "/-----[A-Z ]+-----|[[:space:]]/", "")}',
+        file_permission: '0644',
+        directory_permission: '0755',
+      },
+    });
+    const fingerprint =
+      '${upper(join(":", regexall("..", local_file.ingest_tls_certificate_der.content_sha256)))}';
+    expect(json.output.tls_fingerprint_sha256).toMatchObject({ value: fingerprint, sensitive: false });
+    expect(json.output.tls_certificate_pem).toMatchObject({
+      value: '${tls_self_signed_cert.ingest_tls.cert_pem}',
+      sensitive: false,
+    });
+  });
+
+  it('outputs connect_info: the endpoint, its certificate and fingerprint, and the client tables, as JSON', () => {
+    const tables = describeDeployment(tune(presetTier(tier)), hetznerTarget()).workerConfig.tables.map(
+      (t) => t.name ?? t.table,
+    );
+    expect(tables.length).toBeGreaterThan(0);
+    expect(json.output.connect_info).toMatchObject({
+      sensitive: false,
+      value: `\${jsonencode({"version" = 1, "endpoint" = "https://\${hcloud_server.server.ipv4_address}", "certificatePem" = tls_self_signed_cert.ingest_tls.cert_pem, "fingerprintSha256" = upper(join(":", regexall("..", local_file.ingest_tls_certificate_der.content_sha256))), "tables" = ${JSON.stringify(tables).replace(/,/g, ', ')}})}`,
+    });
+    // Every field the schema knows but the token ones (a stack output never holds a token).
+    const fields = Object.keys(connectInfoSchema.shape);
+    expect(fields.filter((f) => !f.startsWith('token')).sort()).toEqual(
+      ['certificatePem', 'endpoint', 'fingerprintSha256', 'tables', 'version'].sort(),
+    );
+    expect(json.output.connect_info.value).not.toMatch(/token|random_password/);
+    expect(json.output).not.toHaveProperty('tls_fingerprint_command');
+    expect(json.output.ingest_url.description).not.toContain('tls_fingerprint_command');
+    expect(json.output.ingest_url.description).toMatch(/tls_fingerprint_sha256/);
+    expect(json.output.ingest_token).toMatchObject({ sensitive: true });
+    expect(json.output.admin_token).toMatchObject({ sensitive: true });
+  });
+
+  it('never writes the ingest key: one reference for the certificate, one for the upload, no output', () => {
+    const ref = '${tls_private_key.ingest_tls.private_key_pem}';
+    const holders = allStrings(json).filter((x) => x.value.includes('tls_private_key'));
+    expect(holders.map((h) => [h.at, h.value]).sort()).toEqual(
+      [
+        ['$.resource.tls_self_signed_cert.ingest_tls.private_key_pem', ref],
+        ['$.resource.terraform_data.ingest_worker.provisioner[4].file.content', ref],
+      ].sort(),
+    );
+    // Nothing PEM-like is a literal anywhere (the certificate too exists only in Terraform's state).
+    const pem = /-----BEGIN (CERTIFICATE|[A-Z ]*PRIVATE KEY)-----/;
+    expect(
+      allStrings(json)
+        .filter((x) => pem.test(x.value))
+        .map((x) => x.at),
+    ).toEqual([]);
+    // The host gets the key only through that upload: not in user-data, not in powerhouse-apply.
+    expect(userDataOf(json)).not.toContain('tls_private_key');
   });
 
   it('warns at plan and apply when no backup repository is set, and keeps the keys and the cipher pass sensitive', () => {

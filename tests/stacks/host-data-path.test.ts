@@ -11,7 +11,10 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import { Client, type ClientConfig } from 'pg';
+import { CertificateTrustError, uploadRows } from '../../ingest/client';
+import { addToken, listUploads } from '../../ingest/client/admin';
 import { Testing } from 'cdktf';
 import { freePort } from '../../stacks/local-processes/free-port';
 import { ensureServiceUser } from '../../stacks/local-processes/os-user';
@@ -50,6 +53,8 @@ let migrateOutput: string;
 /** A stand-in for the server's public address, which the bootstrap reads from its route. */
 const PUBLIC_IP = '203.0.113.10';
 const children: ChildProcess[] = [];
+/** The worker's process (started once: a restart would show as another pid or an exit). */
+let workerProcess: ChildProcess;
 
 const text = (p: string) => {
   const f = files.get(p);
@@ -236,12 +241,12 @@ beforeAll(async () => {
   if (m.status !== 0) throw new Error(`the migrate step failed: ${m.stderr}`);
   migrateOutput = m.stdout;
 
-  const worker = start(
+  const worker = (workerProcess = start(
     'node',
     [bundle.file, path.join(dir, 'ingest.json')],
     { PATH: process.env.PATH },
     'worker.log',
-  );
+  ));
   await waitFor(
     'worker /readyz',
     async () => (await fetch(`http://127.0.0.1:${workerPort}/readyz`)).ok,
@@ -287,6 +292,21 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** SQL as the host's superuser (its password from the stack's secrets), straight to PostgreSQL. */
+async function superuserQuery(sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+  const c = new Client({
+    connectionString: pg.server
+      .superuserUrl(DATABASE)
+      .replace(pg.superuserPassword, secrets.superuser_password),
+  });
+  await c.connect();
+  try {
+    return (await c.query(sql, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
 /** A client of PgBouncer's app pool with the app role's password; `ssl` as node-postgres takes it. */
 const appClient = (ssl: ClientConfig['ssl']) =>
   new Client({
@@ -303,27 +323,17 @@ describe('a Hetzner host, as user-data sets it up', () => {
     expect(migrateOutput).toMatch(
       /^ingest --migrate: applied migrations .*; privileges set on 2 allowlisted table/m,
     );
-    const c = new Client({
-      connectionString: pg.server
-        .superuserUrl(DATABASE)
-        .replace(pg.superuserPassword, secrets.superuser_password),
-    });
-    await c.connect();
-    try {
-      const { rows } = await c.query(
-        `select c.relname, pg_get_userbyid(c.relowner) as owner,
+    const rows = await superuserQuery(
+      `select c.relname, pg_get_userbyid(c.relowner) as owner,
                 has_table_privilege($1, c.oid, 'INSERT') as ins, has_table_privilege($1, c.oid, 'DELETE') as del
            from pg_class c join pg_namespace n on n.oid = c.relnamespace
           where n.nspname = 'public' and c.relkind = 'r' order by 1`,
-        [ROLES.ingest],
-      );
-      expect(rows).toEqual([
-        { relname: 'file_rows', owner: ROLES.owner, ins: true, del: false },
-        { relname: 'tm_entries', owner: ROLES.owner, ins: true, del: false },
-      ]);
-    } finally {
-      await c.end();
-    }
+      [ROLES.ingest],
+    );
+    expect(rows).toEqual([
+      { relname: 'file_rows', owner: ROLES.owner, ins: true, del: false },
+      { relname: 'tm_entries', owner: ROLES.owner, ins: true, del: false },
+    ]);
   });
 
   (CADDY ? it : it.skip)(
@@ -365,6 +375,93 @@ describe('a Hetzner host, as user-data sets it up', () => {
       } finally {
         await c.end();
       }
+    },
+  );
+
+  (CADDY ? it : it.skip)(
+    "connects a desktop as the README says: pinned SDK and CLI uploads through Caddy, a wrong pin sends nothing, a translator's token added and revoked over HTTPS without a restart",
+    async () => {
+      const pem = fs.readFileSync(path.join(dir, 'tls', 'ingest.crt'), 'utf8');
+      const fingerprint = new X509Certificate(pem).fingerprint256;
+      const endpoint = `https://127.0.0.1:${httpsPort}`;
+      const count = async (tag: string) =>
+        (
+          await superuserQuery('select count(*)::int as n from tm_entries where source like $1', [`${tag}%`])
+        )[0].n as number;
+      const rows = (tag: string, n: number) =>
+        Array.from({ length: n }, (_, i) => ({ tm_id: 17, source: `${tag}${i}`, target: `t${i}` }));
+
+      // The admin makes a token for one translator through the admin route on the HTTPS port.
+      const anna = await addToken(endpoint, secrets.admin_token, 'anna', ['tm_entries'], { fingerprint });
+      expect(anna).toMatchObject({ name: 'anna', tables: ['tm_entries'] });
+
+      // The SDK with either pin.
+      const byFp = await uploadRows(endpoint, anna.token, 'tm_entries', rows('fp', 300), { fingerprint });
+      const byCa = await uploadRows(endpoint, anna.token, 'tm_entries', rows('ca', 200), { ca: pem });
+      expect([byFp.rows, byCa.rows, await count('fp'), await count('ca')]).toEqual([300, 200, 300, 200]);
+
+      // A wrong pin: refused at once, both fingerprints named, not retried, nothing stored.
+      const wrong = fingerprint.replace(/^../, fingerprint.startsWith('00') ? '11' : '00');
+      const err = await uploadRows(endpoint, anna.token, 'tm_entries', rows('wrong', 5), {
+        fingerprint: wrong,
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CertificateTrustError);
+      expect((err as Error).message).toContain(
+        `expected SHA-256 ${wrong}, the server presented ${fingerprint}`,
+      );
+      expect(await count('wrong')).toBe(0);
+
+      // The CLI, as the translator runs it: token and pin from the environment.
+      const file = path.join(dir, 'desktop.csv');
+      fs.writeFileSync(
+        file,
+        'tm_id,source,target\n' +
+          rows('cli', 50)
+            .map((r) => `17,${r.source},${r.target}`)
+            .join('\n') +
+          '\n',
+      );
+      const powerhouse = (args: string[], env: Record<string, string>) =>
+        spawnSync(process.execPath, [path.join(__dirname, '../../bin/powerhouse.js'), ...args], {
+          encoding: 'utf8',
+          env: { PATH: process.env.PATH, HOME: dir, ...env },
+        });
+      const up = powerhouse(['upload', file, '--table', 'tm_entries', '--endpoint', endpoint], {
+        POWERHOUSE_INGEST_TOKEN: anna.token,
+        POWERHOUSE_INGEST_FINGERPRINT: fingerprint,
+      });
+      expect([up.status, up.stderr]).toEqual([0, '']);
+      expect(await count('cli')).toBe(50);
+      const unpinned = powerhouse(['upload', file, '--table', 'tm_entries', '--endpoint', endpoint], {
+        POWERHOUSE_INGEST_TOKEN: anna.token,
+      });
+      expect(unpinned.status).toBe(6);
+      expect(unpinned.stderr).toContain('DEPTH_ZERO_SELF_SIGNED_CERT');
+      expect(unpinned.stderr).not.toContain(anna.token);
+
+      // Which token uploaded what, over HTTPS.
+      const records = await listUploads(
+        endpoint,
+        secrets.admin_token,
+        { token: 'anna', since: '1h' },
+        { fingerprint },
+      );
+      expect(records.map((r) => r.rows).sort((a, b) => a - b)).toEqual([50, 200, 300]);
+
+      // Revoked with the CLI over HTTPS: the next upload is 401, and the worker was not restarted.
+      const workerPid = workerProcess.pid;
+      const revoke = powerhouse(
+        ['token', 'revoke', 'anna', '--endpoint', endpoint, '--ca', path.join(dir, 'tls', 'ingest.crt')],
+        {
+          POWERHOUSE_ADMIN_TOKEN: secrets.admin_token,
+        },
+      );
+      expect([revoke.status, revoke.stderr]).toEqual([0, '']);
+      const after = await uploadRows(endpoint, anna.token, 'tm_entries', rows('late', 5), {
+        fingerprint,
+      }).catch((e: unknown) => e);
+      expect(after).toMatchObject({ name: 'UploadRejectedError', status: 401 });
+      expect([workerProcess.pid, workerProcess.exitCode]).toEqual([workerPid, null]);
     },
   );
 

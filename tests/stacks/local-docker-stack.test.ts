@@ -6,6 +6,7 @@ import { Testing } from 'cdktf';
 import {
   customTier,
   DATABASE,
+  parseConnectInfo,
   presetTier,
   renderedFile,
   ROLES,
@@ -323,6 +324,23 @@ describe('local Docker stack', () => {
     );
     // Its config still parses as the worker's: the same file and PgBouncer URLs (unused by --migrate).
     expect(env('migrate').POWERHOUSE_DATABASE_URL).toBe(env('ingest').POWERHOUSE_DATABASE_URL);
+  });
+
+  it('outputs connect_info: the plain-HTTP endpoint on 127.0.0.1 and the client tables, nothing to pin', () => {
+    const tables = describeDeployment(minimum, DOCKER_TARGET).workerConfig.tables.map(
+      (t) => t.name ?? t.table,
+    );
+    // Plain HTTP: the worker's own port is published, with no TLS proxy in front.
+    expect(containers.ingest.ports).toEqual([
+      { internal: 8080, external: 8080, ip: '127.0.0.1', protocol: 'tcp' },
+    ]);
+    const parse = (j: TfJson) => parseConnectInfo(JSON.parse(unescape(j.output.connect_info.value)));
+    expect(json.output.connect_info.sensitive).toBe(false);
+    expect(parse(json)).toEqual({ version: 1, endpoint: 'http://127.0.0.1:8080', tables });
+    expect(parse(synthLocal(presetTier('minimum'), { ingest: 18080 })).endpoint).toBe(
+      'http://127.0.0.1:18080',
+    );
+    expect(json.output.connect_info.value).not.toMatch(/token|random_password/);
   });
 
   it('keeps its state at an explicit relative path', () => {

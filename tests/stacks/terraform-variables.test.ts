@@ -2,15 +2,14 @@
 // stack's `variable` and `locals` blocks plus outputs of the expressions it uses (network zone, volume
 // count) form a provider-free configuration that plans and applies offline. Good inputs pass and give the
 // expected values; each bad input fails with the stack's own message.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Testing } from 'cdktf';
 import { HetznerStack } from '../../stacks/hetzner-stack';
+import { offlineTerraform, TERRAFORM } from './offline-terraform';
 import { synth, testBundle, type TfJson } from './synth-helpers';
 
-const TERRAFORM = ['/usr/local/bin/terraform', '/usr/bin/terraform'].find((p) => fs.existsSync(p));
 if (!TERRAFORM)
   console.warn(
     'terraform is not installed: the Terraform variable checks are SKIPPED (install it from HashiCorp: https://developer.hashicorp.com/terraform/install)',
@@ -23,17 +22,7 @@ const json = synth(
 let dir: string;
 
 function terraform(args: string[]): { status: number | null; out: string } {
-  const r = spawnSync(TERRAFORM!, args, {
-    cwd: dir,
-    encoding: 'utf8',
-    env: {
-      PATH: process.env.PATH,
-      HOME: dir,
-      CHECKPOINT_DISABLE: '1',
-      TF_IN_AUTOMATION: '1',
-      TF_CLI_CONFIG_FILE: path.join(dir, 'terraformrc'),
-    },
-  });
+  const r = offlineTerraform(dir, args);
   return { status: r.status, out: (r.stdout + r.stderr).replace(/\s+/g, ' ') };
 }
 
@@ -53,7 +42,6 @@ function run(vars: Record<string, unknown>, command: 'plan' | 'apply' = 'plan') 
 maybe('Terraform variables of the Hetzner stack (real terraform, offline)', () => {
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'powerhouse-tfvars-'));
-    fs.writeFileSync(path.join(dir, 'terraformrc'), '');
     const config: TfJson = {
       variable: json.variable,
       locals: json.locals,
