@@ -65,13 +65,27 @@ export interface Endpoint {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** Reads and checks a connect-info file; a missing or bad file is a UsageError naming it. */
+/** JSON.parse's message quotes the input, which can be a token: keep only where it failed. */
+function jsonProblem(err: unknown): string {
+  const at = /position \d+/.exec((err as Error).message)?.[0];
+  return `not valid JSON${at ? ` (at ${at})` : ''}`;
+}
+
+/** Reads and checks a connect-info file; a missing or bad file is a UsageError naming it (never its content). */
 export function readConnectInfo(file: string): ConnectInfo {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(
+      `cannot read connect info ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    raw = JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`cannot read connect info ${file}: ${(err as Error).message}`);
+    throw new UsageError(`connect info ${file} is ${jsonProblem(err)}`);
   }
   try {
     return parseConnectInfo(raw, `connect info ${file}`);
@@ -80,46 +94,61 @@ export function readConnectInfo(file: string): ConnectInfo {
   }
 }
 
+function fromInfo(info: ConnectInfo, source: string): Endpoint {
+  return {
+    url: info.endpoint,
+    fingerprint: info.fingerprintSha256,
+    ca: info.fingerprintSha256 ? undefined : info.certificatePem,
+    tables: info.tables,
+    token: info.token,
+    tokenName: info.tokenName,
+    source,
+  };
+}
+
+/**
+ * The endpoint, its pin and its tables come as one unit from the first place that names an endpoint: the
+ * flags (--endpoint or --connect-info), then the environment (POWERHOUSE_INGEST_URL or POWERHOUSE_CONNECT_INFO),
+ * then the local stack's DATA_DIR/connect-info.json, then http://127.0.0.1:8080; so a URL from one place never
+ * meets a pin from another by accident. --ca/--fingerprint pin whatever endpoint was chosen. The token: see
+ * ingestToken().
+ */
 export function resolveEndpoint(flags: EndpointFlags, env: Env = process.env): Endpoint {
-  const infoFile = flags.connectInfo ?? env[ENDPOINT_ENV.connectInfo];
-  const explicitUrl = flags.endpoint ?? env[ENDPOINT_ENV.endpoint];
-  let out: Endpoint;
-  if (infoFile) {
-    const info = readConnectInfo(infoFile);
-    out = {
-      url: info.endpoint,
-      fingerprint: info.fingerprintSha256,
-      ca: info.fingerprintSha256 ? undefined : info.certificatePem,
-      tables: info.tables,
-      token: info.token,
-      tokenName: info.tokenName,
-      source: `connect info ${infoFile}`,
-    };
-  } else if (explicitUrl) {
-    out = { url: explicitUrl, source: flags.endpoint ? '--endpoint' : `$${ENDPOINT_ENV.endpoint}` };
-  } else {
+  const levels: { url?: string; info?: string; label: 'flags' | 'environment' }[] = [
+    { url: flags.endpoint, info: flags.connectInfo, label: 'flags' },
+    { url: env[ENDPOINT_ENV.endpoint], info: env[ENDPOINT_ENV.connectInfo], label: 'environment' },
+  ];
+  let out: Endpoint | undefined;
+  for (const l of levels) {
+    if (!l.url && !l.info) continue;
+    if (l.info) out = fromInfo(readConnectInfo(l.info), `connect info ${l.info}`);
+    // A URL next to a connect-info file at the same level replaces the file's, and its pin with it.
+    if (l.url && l.url !== out?.url)
+      out = {
+        ...(out ?? {}),
+        url: l.url,
+        ca: undefined,
+        fingerprint: undefined,
+        source: l.label === 'flags' ? '--endpoint' : `$${ENDPOINT_ENV.endpoint}`,
+      };
+    break;
+  }
+  if (!out) {
     const dir = localDataDir(flags.dataDir ?? DEFAULT_DATA_DIR);
-    const local = fs.existsSync(dir.connectInfo) ? readConnectInfo(dir.connectInfo) : undefined;
-    out = local
-      ? {
-          url: local.endpoint,
-          tables: local.tables,
-          token: local.token,
-          tokenName: local.tokenName,
-          source: `local stack ${dir.root}`,
-          localDataDir: dir.root,
-        }
+    out = fs.existsSync(dir.connectInfo)
+      ? { ...fromInfo(readConnectInfo(dir.connectInfo), `local stack ${dir.root}`), localDataDir: dir.root }
       : { url: LOCAL_DEFAULT_ENDPOINT, source: 'default' };
   }
-  // An explicit URL wins over a file's; a pin from a flag or the environment wins over the file's.
-  if (explicitUrl && infoFile) out.url = explicitUrl;
-  const caFile = flags.ca ?? env[ENDPOINT_ENV.ca];
-  const fp = flags.fingerprint ?? env[ENDPOINT_ENV.fingerprint];
+  // Pins: the flags' always; the environment's only for an https endpoint whose connect info has none (a
+  // stale variable must not override the pin in a translator's file).
+  const envPins = out.url.startsWith('https:') && !out.ca && !out.fingerprint;
+  const caFile = flags.ca ?? (envPins ? env[ENDPOINT_ENV.ca] : undefined);
+  const fp = flags.fingerprint ?? (envPins ? env[ENDPOINT_ENV.fingerprint] : undefined);
   if (caFile) {
     try {
       out.ca = fs.readFileSync(caFile, 'utf8');
     } catch (err) {
-      throw new UsageError(`cannot read --ca ${caFile}: ${(err as Error).message}`);
+      throw new UsageError(`cannot read --ca ${caFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }
     if (!fp) out.fingerprint = undefined;
   }
@@ -140,13 +169,19 @@ export function trustOf(e: Endpoint): { ca?: string; fingerprint?: string } {
   return { ...(e.ca ? { ca: e.ca } : {}), ...(e.fingerprint ? { fingerprint: e.fingerprint } : {}) };
 }
 
-/** The upload token: --token, $POWERHOUSE_INGEST_TOKEN, then the connect info's. */
+/**
+ * The upload token: --token; then the token of a connect-info file given with --connect-info; then
+ * $POWERHOUSE_INGEST_TOKEN; then the token of the connect info the endpoint came from otherwise.
+ */
 export function ingestToken(
   flagToken: string | undefined,
   e: Endpoint,
   env: Env = process.env,
+  flags: EndpointFlags = {},
 ): string | undefined {
-  return flagToken || env[ENDPOINT_ENV.token] || e.token;
+  const fromFlagFile =
+    flags.connectInfo && e.source === `connect info ${flags.connectInfo}` ? e.token : undefined;
+  return flagToken || fromFlagFile || env[ENDPOINT_ENV.token] || e.token;
 }
 
 /**

@@ -48,6 +48,9 @@ const UNDEFINED_TABLE = '42P01';
 export class TokenStore {
   private timer: NodeJS.Timeout | undefined;
   private rows: TokenRow[] = [];
+  /** Numbers of the last refresh started and the last one whose answer was applied. */
+  private started = 0;
+  private applied = 0;
   /** False until powerhouse.tokens could be read (not migrated yet): then only config tokens count. */
   available = false;
 
@@ -93,23 +96,47 @@ export class TokenStore {
     });
   }
 
+  /**
+   * Reads the stored tokens and applies them. Refreshes can overlap (the timer's and an admin change's): each
+   * is numbered when it starts and an answer older than the last one applied is dropped, so a read that began
+   * before a revocation committed can never put the revoked token back.
+   */
   async refresh(): Promise<void> {
+    const seq = ++this.started;
+    let rows: TokenRow[];
+    let available: boolean;
     try {
-      const { rows } = await this.pool.query<TokenRow>(
+      ({ rows } = await this.pool.query<TokenRow>(
         'SELECT token_id, sha256, tables, created_at, revoked_at FROM powerhouse.tokens ORDER BY created_at, token_id',
-      );
-      this.rows = rows;
-      this.available = true;
+      ));
+      available = true;
     } catch (err) {
       if ((err as { code?: string }).code !== UNDEFINED_TABLE) throw err;
-      if (this.available || this.rows.length === 0)
+      if (this.available || this.started === 1)
         this.log.warn(
           'powerhouse.tokens does not exist (migrations not run): only the config tokens are accepted',
         );
-      this.rows = [];
-      this.available = false;
+      rows = [];
+      available = false;
     }
+    if (seq < this.applied) return;
+    this.applied = seq;
+    this.rows = rows;
+    this.available = available;
     this.apply(this.verifier());
+  }
+
+  /** A row this worker just wrote, applied at once (the read after it may fail or lose to a newer one). */
+  private applyRow(row: TokenRow): void {
+    this.rows = [...this.rows.filter((r) => r.token_id !== row.token_id), row];
+    this.apply(this.verifier());
+  }
+
+  /** After a committed change: the fresh read is a bonus; the change itself is already applied. */
+  private async refreshAfterChange(): Promise<void> {
+    await this.refresh().catch((err: unknown) =>
+      this.log.warn({ err }, 'token refresh after a change failed; the change is applied, the rest kept'),
+    );
   }
 
   private verifier(): TokenVerifier {
@@ -154,7 +181,8 @@ export class TokenStore {
           : `token "${name}" already exists`,
       );
     }
-    await this.refresh();
+    this.applyRow(rows[0]);
+    await this.refreshAfterChange();
     return { token, info: this.describe(rows[0], 'admin', new Map()) };
   }
 
@@ -179,7 +207,8 @@ export class TokenStore {
       ));
     }
     if (!rows.length) throw new TokenChangeError('unknown_token', `no token named "${name}"`);
-    await this.refresh();
+    this.applyRow(rows[0]);
+    await this.refreshAfterChange();
     return this.describe(rows[0], fromConfig ? 'config' : 'admin', new Map());
   }
 

@@ -501,7 +501,12 @@ export class HetznerStack extends TerraformStack {
       true,
     );
     out('ingest_token', secrets.value('ingest_token'), 'Bearer token for uploads.', true);
-    out('admin_token', secrets.value('admin_token'), 'Bearer token for /v1/admin/pgbouncer.', true);
+    out(
+      'admin_token',
+      secrets.value('admin_token'),
+      'Bearer token for /v1/admin/* (powerhouse token add|list|revoke, powerhouse uploads).',
+      true,
+    );
     out('app_password', secrets.value('app_password'), 'Password of powerhouse_app through PgBouncer.', true);
     out(
       'superuser_password',

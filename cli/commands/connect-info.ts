@@ -135,8 +135,8 @@ export function connectInfoCommand(): Command {
     const { info, source } = resolve(o);
     const json = `${JSON.stringify(info, null, 2)}\n`;
     if (o.out) {
-      if (info.token) writeSecretFile(o.out, json);
-      else fs.writeFileSync(o.out, json);
+      // Never over an existing file, token or not: it may be a translator's only copy of theirs.
+      writeSecretFile(o.out, json);
       process.stdout.write(`wrote ${o.out}${info.token ? ' (0600: it holds a token)' : ''}\n`);
       return;
     }

@@ -293,13 +293,16 @@ function httpDetail(err: EndpointError): string {
   return `HTTP ${err.status}${parts.length ? ` ${parts.join(': ')}` : ''}`;
 }
 
-async function checkToken(s: State, flagToken: string | undefined): Promise<Found> {
-  s.token = ingestToken(flagToken, s.endpoint);
+async function checkToken(s: State, flags: DoctorFlags): Promise<Found> {
+  const flagToken = flags.token;
+  s.token = ingestToken(flagToken, s.endpoint, process.env, flags);
   if (!s.token) return fail('no token', `--token, $${ENDPOINT_ENV.token} or a connect-info file with one`);
-  s.tokenFrom =
-    flagToken !== undefined
-      ? '--token'
-      : process.env[ENDPOINT_ENV.token] !== undefined
+  // Where it came from, in ingestToken's order.
+  s.tokenFrom = flagToken
+    ? '--token'
+    : flags.connectInfo && s.token === s.endpoint.token
+      ? s.endpoint.source
+      : process.env[ENDPOINT_ENV.token]
         ? `$${ENDPOINT_ENV.token}`
         : s.endpoint.source;
   const refusedFix = `ask your admin for a token (powerhouse token add NAME) or check ${ENDPOINT_ENV.token}`;
@@ -447,7 +450,7 @@ export async function runDoctor(
     tcp: () => checkTcp(s),
     tls: () => checkTls(s),
     pin: () => checkPin(s),
-    token: () => checkToken(s, flags.token),
+    token: () => checkToken(s, flags),
     table: () => checkTables(s, flags.table),
     ready: () => checkReady(s),
   };

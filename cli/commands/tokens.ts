@@ -50,10 +50,13 @@ export function translatorConnectInfo(
   };
 }
 
-/** Writes a file holding a token: 0600, and never over an existing file (it may be someone else's token). */
-export function writeSecretFile(file: string, text: string): void {
+/**
+ * Creates a file for a token: 0600, never over an existing one (it may hold someone else's token). Opened
+ * before the token exists, so a bad path fails before anything is made.
+ */
+export function createSecretFile(file: string): number {
   try {
-    fs.writeFileSync(file, text, { mode: 0o600, flag: 'wx' });
+    return fs.openSync(file, 'wx', 0o600);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new UsageError(
@@ -61,6 +64,15 @@ export function writeSecretFile(file: string, text: string): void {
         ? `${file} exists: choose another --out file (it may hold another token)`
         : `cannot write ${file}: ${e.message}`,
     );
+  }
+}
+
+export function writeSecretFile(file: string, text: string): void {
+  const fd = createSecretFile(file);
+  try {
+    fs.writeSync(fd, text);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
@@ -83,15 +95,32 @@ function addCommand(): Command {
             .map((t) => t.trim())
             .filter(Boolean)
         : '*';
-      if (o.out && fs.existsSync(o.out))
-        throw new UsageError(`${o.out} exists: choose another --out file (it may hold another token)`);
-      const made = await addToken(e.url, token, name, tables, opts);
-      if (o.out) {
-        const allowed = made.tables === '*' ? (e.tables ?? (await allTables(e, made.token))) : made.tables;
-        writeSecretFile(
-          o.out,
-          `${JSON.stringify(translatorConnectInfo(e, name, made.token, allowed), null, 2)}\n`,
-        );
+      const fd = o.out === undefined ? undefined : createSecretFile(o.out);
+      let made;
+      try {
+        made = await addToken(e.url, token, name, tables, opts);
+      } catch (err) {
+        if (fd !== undefined) {
+          fs.closeSync(fd);
+          fs.rmSync(o.out!, { force: true });
+        }
+        throw err;
+      }
+      if (fd !== undefined) {
+        // The token exists now: whatever happens to the file, it is printed below (it cannot be shown again).
+        try {
+          const allowed = made.tables === '*' ? (e.tables ?? (await allTables(e, made.token))) : made.tables;
+          fs.writeSync(
+            fd,
+            `${JSON.stringify(translatorConnectInfo(e, name, made.token, allowed), null, 2)}\n`,
+          );
+        } catch (err) {
+          process.stderr.write(`powerhouse token add: could not write ${o.out}: ${(err as Error).message}\n`);
+          fs.closeSync(fd);
+          fs.rmSync(o.out!, { force: true });
+          o.out = undefined;
+        }
+        if (o.out !== undefined) fs.closeSync(fd);
       }
       if (o.json) return out(JSON.stringify(made));
       out(`token "${made.name}" added (${tablesText(made.tables)}); it works now, no restart.`);

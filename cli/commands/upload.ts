@@ -157,7 +157,7 @@ export function summary(r: UploadResult, what: string): string {
 
 async function run(file: string | undefined, o: UploadFlags): Promise<UploadResult & { what: string }> {
   const endpoint = resolveEndpoint(o);
-  const token = ingestToken(o.token, endpoint);
+  const token = ingestToken(o.token, endpoint, process.env, o);
   if (!token)
     throw new UsageError(
       'no token: set POWERHOUSE_INGEST_TOKEN, pass --token or --connect-info FILE (`powerhouse up` prints one)',

@@ -66,6 +66,12 @@ export function callTrust(url: URL, opts: TlsTrustOptions & { agent?: unknown })
     throw new TypeError(
       'ca/fingerprint cannot be combined with agent: the agent would make its own TLS choices',
     );
+  // An agent of the caller's may carry TLS options; the one that turns checking off is refused.
+  const agentOptions = (opts.agent as { options?: { rejectUnauthorized?: boolean } } | undefined)?.options;
+  if (url.protocol === 'https:' && agentOptions?.rejectUnauthorized === false)
+    throw new TypeError(
+      'an agent with rejectUnauthorized: false would send the token to any server: pin the certificate with ca or fingerprint instead',
+    );
   return trust;
 }
 

@@ -20,7 +20,8 @@ export interface TlsTrustOptions {
   ca?: string | Buffer;
   /**
    * SHA-256 fingerprint of the endpoint's certificate (`AB:CD:…`, plain hex, or openssl's
-   * "sha256 Fingerprint=…"): the server must present exactly this certificate.
+   * "sha256 Fingerprint=…"): the server must present exactly this certificate (its dates and address are not
+   * checked: the pin is the identity). Given with `ca`, the fingerprint decides and `ca` is not consulted.
    */
   fingerprint?: string;
 }

@@ -3,7 +3,7 @@
 // stack is administered through its pinned HTTPS endpoint like it is used, with no SSH.
 import type { IncomingMessage } from 'node:http';
 import { parseSince } from '../../config-templates/human';
-import { httpErrors } from '../errors';
+import { httpErrors, isConnectionError } from '../errors';
 import { pgbouncerSnapshot } from '../pgbouncer-admin';
 import { TokenChangeError } from '../token-store';
 import type { Exchange, RouteContext } from './context';
@@ -65,10 +65,20 @@ function changeError(err: unknown): unknown {
   return httpErrors.badRequest(err.message);
 }
 
+/**
+ * A token change runs to its end, with no deadline of its own: an answer must say what happened, and a
+ * deadline that fired while the INSERT still waited in PgBouncer could answer 503 for a token that then
+ * exists (its name taken, its value never shown). The ops pool's connect timeout still bounds a dead database.
+ */
 async function tokenChange<T>(ctx: RouteContext, work: () => Promise<T>): Promise<T> {
   try {
-    return await bounded(ctx, work());
+    return await work();
   } catch (err) {
+    if (isConnectionError(err))
+      throw httpErrors.unavailable(
+        `database unavailable: ${(err as Error).message}`,
+        ctx.limits.retryAfterSeconds,
+      );
     throw changeError(err);
   }
 }
@@ -76,7 +86,12 @@ async function tokenChange<T>(ctx: RouteContext, work: () => Promise<T>): Promis
 /** GET /v1/admin/tokens */
 export async function handleListTokens(ctx: RouteContext, x: Exchange): Promise<void> {
   requireAdmin(ctx, x);
-  const tokens = await tokenChange(ctx, () => ctx.tokens.list());
+  let tokens;
+  try {
+    tokens = await bounded(ctx, ctx.tokens.list());
+  } catch (err) {
+    throw changeError(err);
+  }
   sendJson(ctx, x.res, 200, { tokens });
 }
 

@@ -109,6 +109,10 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
       2,
       expect.stringContaining('exists: choose another --out file'),
     ]);
+    // Nor by a file without one: it may be a translator's only copy of theirs.
+    const plain = await cli(['--stack', 'recommended', '--out', out]);
+    expect(plain.code).toBe(2);
+    expect(JSON.parse(fs.readFileSync(out, 'utf8')).token).toBe(TOKEN);
   });
 
   it('reads a saved `terraform output -json`, and says what is wrong with other files', async () => {

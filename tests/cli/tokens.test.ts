@@ -254,6 +254,44 @@ describe('powerhouse token / uploads on the local stack', () => {
     expect(rows[0].n).toBe('1');
   });
 
+  it("token add --out to a path it cannot write fails before the token is made; a file's token beats $POWERHOUSE_INGEST_TOKEN", async () => {
+    const before = (await sql<{ n: string }>('SELECT count(*) AS n FROM powerhouse.tokens'))[0].n;
+    const r = await cli([
+      'token',
+      'add',
+      'dora',
+      '--out',
+      path.join(work, 'no-such-dir', 'dora.json'),
+      ...D(),
+    ]);
+    expect([r.code, r.stderr]).toEqual([2, expect.stringContaining('cannot write')]);
+    expect(r.stdout).toBe('');
+    expect((await sql<{ n: string }>('SELECT count(*) AS n FROM powerhouse.tokens'))[0].n).toBe(before);
+    // The file given with --connect-info brings its token, whatever a stale variable says.
+    const eve = path.join(work, 'eve.json');
+    expect((await cli(['token', 'add', 'eve', '--out', eve, ...D()])).code).toBe(0);
+    const up = await cli(['upload', csv('g.csv', 2, 'eve'), '--table', 'tm_entries', '--connect-info', eve], {
+      POWERHOUSE_INGEST_TOKEN: 'stale-token-from-the-shell',
+    });
+    expect([up.code, up.stderr]).toEqual([0, '']);
+    // A broken connect-info file is named, its content never quoted (it holds a token).
+    const broken = path.join(work, 'broken.json');
+    fs.writeFileSync(broken, '{"token": SecretTokenValue123}');
+    const bad = await cli([
+      'upload',
+      csv('h.csv', 1, 'x'),
+      '--table',
+      'tm_entries',
+      '--connect-info',
+      broken,
+    ]);
+    expect([bad.code, bad.stderr]).toEqual([
+      2,
+      expect.stringMatching(/connect info .*broken\.json is not valid JSON\n$/),
+    ]);
+    expect(bad.stderr).not.toContain('SecretTokenValue123');
+  });
+
   it("revoking the config's token refuses it too, and keeps it refused after a restart", async () => {
     const r = await cli(['token', 'revoke', 'default', ...D()]);
     expect(r.code).toBe(0);

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -158,6 +159,10 @@ describe('SDK certificate trust (ca / fingerprint)', () => {
     ).rejects.toThrow(/needs an https:\/\/ endpoint/);
     await expect(describe1({ fingerprint: certs.good.fingerprint, agent: new http.Agent() })).rejects.toThrow(
       /cannot be combined with agent/,
+    );
+    // No agent turns checking off either.
+    await expect(describe1({ agent: new https.Agent({ rejectUnauthorized: false }) })).rejects.toThrow(
+      /rejectUnauthorized: false would send the token to any server/,
     );
     expect(connections).toBe(0);
   });
