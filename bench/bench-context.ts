@@ -121,17 +121,17 @@ async function workerPoolIdle(ctx: BenchContext): Promise<number> {
   return Number(m[1]);
 }
 
-/** DDL of tm_entries (docs/INGEST-API.md), for the per-method tables. */
-export function tmTableDdl(qualified: string, indexName: string): string {
+/** DDL of tm_entries as migration 4 leaves it (docs/INGEST-API.md), for the per-method tables. */
+export function tmTableDdl(qualified: string, keyName: string): string {
   return `CREATE TABLE ${qualified} (
-  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id bigint GENERATED ALWAYS AS IDENTITY (CACHE 128),
   tm_id bigint NOT NULL,
   source text NOT NULL,
   target text NOT NULL,
   created_by text,
-  created_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX ${indexName} ON ${qualified} (tm_id);`;
+  created_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT ${keyName} PRIMARY KEY (tm_id, id)
+);`;
 }
 
 /**

@@ -91,7 +91,7 @@ export async function runMethods(ctx: BenchContext, input: MethodsInput): Promis
     for (const m of methods) {
       const table = `${SCHEMA}.m_${m.id.replace(/-/g, '_')}`;
       await admin.query(`DROP TABLE IF EXISTS ${table}`);
-      await admin.query(tmTableDdl(table, `m_${m.id.replace(/-/g, '_')}_tm_id_idx`));
+      await admin.query(tmTableDdl(table, `m_${m.id.replace(/-/g, '_')}_pkey`));
       await admin.query('CHECKPOINT');
       ctx.log(`methods: ${m.label} (${m.rows} rows)`);
       const ms = await m.run(table);

@@ -78,6 +78,8 @@ export interface IngestStack {
   readonly ingestUrl: string;
   /** PgBouncer admin console as the stats user. */
   readonly consoleUrl: string;
+  /** The owner role, straight to PostgreSQL: what the migrate step runs as. */
+  readonly ownerUrl: string;
   config(
     overrides?: Omit<Partial<IngestConfigInput>, 'limits'> & { limits?: Partial<IngestConfig['limits']> },
   ): IngestConfig;
@@ -85,8 +87,8 @@ export interface IngestStack {
     overrides?: Parameters<IngestStack['config']>[0],
     deps?: IngestServerDeps,
   ): Promise<IngestServer>;
-  /** Runs SQL as the superuser on database powerhouse (direct, not through PgBouncer). */
-  sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  /** Runs SQL as the superuser (or the role of `url`) on database powerhouse (direct, not through PgBouncer). */
+  sql<T = Record<string, unknown>>(text: string, params?: unknown[], url?: string): Promise<T[]>;
   /** SHOW POOLS row of the ingest entry. */
   ingestPool(): Promise<Record<string, string>>;
 }
@@ -188,7 +190,19 @@ export async function startIngestStack(opts: { conf?: string } = {}): Promise<In
     }
   };
 
-  return { pg, bouncer, settings, superDbUrl, ingestUrl, consoleUrl, config, startWorker, sql, ingestPool };
+  return {
+    pg,
+    bouncer,
+    settings,
+    superDbUrl,
+    ingestUrl,
+    consoleUrl,
+    ownerUrl,
+    config,
+    startWorker,
+    sql,
+    ingestPool,
+  };
 }
 
 export interface HttpResult {
