@@ -24,10 +24,13 @@ export interface PlanInput {
 export const HEAP_ROW_OVERHEAD = 32;
 /** Usable fraction of an 8 KiB heap page (24 B page header). */
 const HEAP_PAGE_FILL = 8168 / 8192;
-/** One btree entry on a bigint: 8 B index tuple header + 8 B key + 4 B line pointer, at 90% leaf fill. */
-export const BTREE_BIGINT_ENTRY = 20 / 0.9;
-/** tm_entries: primary key + index on tm_id. */
-export const INDEXES_PER_ROW = 2;
+/**
+ * One entry of tm_entries' primary key (tm_id bigint, id bigint): 8 B index tuple header + 16 B key + 4 B line
+ * pointer, at 90% leaf fill (tests/ingest/schema-v4.test.ts measures the real key against it).
+ */
+export const KEY_ENTRY_BYTES = 28 / 0.9;
+/** tm_entries since migration 4: one index, the primary key (tm_id, id). */
+export const INDEXES_PER_ROW = 1;
 /** WAL per row: the heap record (row + ~30 B of record header) and one ~40 B record per index entry. */
 const WAL_RECORD_OVERHEAD = 30;
 const WAL_INDEX_RECORD = 40;
@@ -80,7 +83,7 @@ export function plan(input: PlanInput): Plan {
   const rows = users * rowsPerUser;
   const rawGB = (rows * rowBytes) / GB;
   const heapGB = (rows * (rowBytes + HEAP_ROW_OVERHEAD)) / HEAP_PAGE_FILL / GB;
-  const indexGB = (rows * INDEXES_PER_ROW * BTREE_BIGINT_ENTRY) / GB;
+  const indexGB = (rows * INDEXES_PER_ROW * KEY_ENTRY_BYTES) / GB;
   const walGB =
     (rows * (rowBytes + WAL_RECORD_OVERHEAD + INDEXES_PER_ROW * WAL_INDEX_RECORD) * WAL_FPW_FACTOR) / GB;
 

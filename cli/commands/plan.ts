@@ -29,7 +29,7 @@ export function planCommand(): Command {
         '',
         `raw data            ${gb(p.rawGB)}`,
         `table (heap)        ${gb(p.heapGB)}   row + 32 B tuple header/pointer, 8 KiB pages`,
-        `indexes (PK, tm_id) ${gb(p.indexGB)}   ${((p.indexGB / p.heapGB) * 100).toFixed(0)}% of the table`,
+        `key (tm_id, id)     ${gb(p.indexGB)}   ${((p.indexGB / p.heapGB) * 100).toFixed(0)}% of the table`,
         `WAL written         ${gb(p.walGB)}   recycled after checkpoints; archive it for point-in-time recovery`,
         `disk needed         ${gb(p.diskNeededGB)}   table + indexes + max_wal_size, 30% free`,
         '',

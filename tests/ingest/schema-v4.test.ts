@@ -2,6 +2,7 @@
 // the owner role runs it on every target: no row lost or changed, ids kept, the identity continuing above them,
 // the keys and indexes as designed, the lock it takes measured, and the query plans the desktop app relies on.
 import { Pool } from 'pg';
+import { KEY_ENTRY_BYTES } from '../../config-templates/plan';
 import { MIGRATIONS, migrate } from '../../ingest/migrations';
 import { stopAllTestServers } from '../harness';
 import { startIngestStack, type IngestStack } from './stack';
@@ -87,6 +88,18 @@ describe('migration 4 on a populated database', () => {
       `SELECT seqcache::text AS cache FROM pg_sequence WHERE seqrelid IN (pg_get_serial_sequence('tm_entries', 'id')::regclass, pg_get_serial_sequence('file_rows', 'id')::regclass)`,
     );
     expect(seq).toEqual([{ cache: '128' }, { cache: '128' }]);
+  });
+
+  it('takes about the key size powerhouse plan assumes per row', async () => {
+    const [k] = await stack.sql<{ bytes: string }>(
+      `SELECT pg_relation_size('tm_entries_pkey')::text AS bytes`,
+    );
+    const perRow = Number(k.bytes) / TM_ROWS;
+    console.log(
+      `tm_entries_pkey: ${perRow.toFixed(1)} B per row (plan assumes ${KEY_ENTRY_BYTES.toFixed(1)})`,
+    );
+    expect(perRow / KEY_ENTRY_BYTES).toBeGreaterThan(0.8);
+    expect(perRow / KEY_ENTRY_BYTES).toBeLessThan(1.25);
   });
 
   it('continues the identity above the kept ids, and ids stay unique', async () => {
