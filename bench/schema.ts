@@ -299,7 +299,16 @@ function report(r: {
       Object.fromEntries(Object.entries(ws).map(([w, m]) => [w, Object.fromEntries(m)])),
     ]),
   );
-  fs.writeFileSync(path.join(dir, 'schema-latest.json'), JSON.stringify({ ...r, events }, null, 2) + '\n');
+  // powerhouse plan --calibration reads this file: the endpoint's medians and the machine they were measured on.
+  const machine = {
+    cores: os.cpus().length,
+    ramGiB: Math.round(os.totalmem() / 2 ** 30),
+    loadAtEnd: os.loadavg()[0],
+  };
+  fs.writeFileSync(
+    path.join(dir, 'schema-latest.json'),
+    JSON.stringify({ measuredAt: new Date().toISOString(), machine, ...r, events }, null, 2) + '\n',
+  );
   process.stdout.write(lines.join('\n') + '\n');
 }
 

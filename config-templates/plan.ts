@@ -11,6 +11,13 @@ import {
 } from './hetzner';
 import type { PresetTierName, Settings } from './settings';
 import { PRESET_TIERS } from './tiers';
+import {
+  DEFAULT_CALIBRATION,
+  estimateLoad,
+  loadAssumptions,
+  type Calibration,
+  type LoadEstimate,
+} from './throughput';
 import { memoryWorstCaseMiB, tune } from './tune';
 
 export interface PlanInput {
@@ -18,6 +25,10 @@ export interface PlanInput {
   rowsPerUser: number;
   /** Average bytes of column data per row (TM entry: source + target + metadata ≈ 200). */
   rowBytes: number;
+  /** The wanted load time of the whole burst (`--within 30s`); a tier that cannot meet it does not fit. */
+  withinSeconds?: number;
+  /** Throughput calibration (bench:schema's figures); default the committed one. */
+  calibration?: Calibration;
 }
 
 /** Heap tuple header (23 B, aligned to 24) + line pointer (4 B) + average alignment padding (4 B). */
@@ -56,6 +67,8 @@ export interface TierFit {
   readonly volumeGB: number;
   /** Server + primary IPv4 + volume, EUR excl. VAT, at the list prices of Plan.prices. */
   readonly eurPerMonth: number;
+  /** How long the burst takes on this tier (config-templates/throughput.ts). */
+  readonly load: LoadEstimate;
 }
 
 export interface Plan {
@@ -74,11 +87,22 @@ export interface Plan {
   readonly pricesAsOf: string;
   /** Their date, the servers they apply to, their source and what is not known about them. */
   readonly prices: PriceList;
+  /** The load-time model's assumptions; with withinSeconds, whether any one server meets it. */
+  readonly loadAssumptions: readonly string[];
+  readonly withinSeconds?: number;
+  /** False when no tier loads the burst within withinSeconds: one server cannot, at the calibrated rate. */
+  readonly oneServerMeetsWithin?: boolean;
 }
 
 export function plan(input: PlanInput): Plan {
-  const { users, rowsPerUser, rowBytes } = input;
-  for (const [k, v] of Object.entries(input))
+  const { users, rowsPerUser, rowBytes, withinSeconds } = input;
+  const cal = input.calibration ?? DEFAULT_CALIBRATION;
+  for (const [k, v] of Object.entries({
+    users,
+    rowsPerUser,
+    rowBytes,
+    ...(withinSeconds !== undefined ? { withinSeconds } : {}),
+  }))
     if (!Number.isFinite(v) || v <= 0) throw new Error(`${k} must be a positive number, got ${v}`);
   const rows = users * rowsPerUser;
   const rawGB = (rows * rowBytes) / GB;
@@ -87,10 +111,20 @@ export function plan(input: PlanInput): Plan {
   const walGB =
     (rows * (rowBytes + WAL_RECORD_OVERHEAD + INDEXES_PER_ROW * WAL_INDEX_RECORD) * WAL_FPW_FACTOR) / GB;
 
-  const candidates = (Object.keys(PRESET_TIERS) as PresetTierName[]).map((name) =>
-    fit(name, users, heapGB + indexGB, tune(PRESET_TIERS[name])),
-  );
+  const candidates = (Object.keys(PRESET_TIERS) as PresetTierName[]).map((name) => {
+    const f = fit(name, users, heapGB + indexGB, tune(PRESET_TIERS[name]));
+    const load = estimateLoad(PRESET_TIERS[name].hardware.cores, users, rows, cal);
+    if (!f.fits || withinSeconds === undefined || load.seconds <= withinSeconds) return { ...f, load };
+    return {
+      ...f,
+      load,
+      fits: false,
+      note: `loads in ~${Math.ceil(load.seconds)} s, over the wanted ${withinSeconds} s`,
+    };
+  });
   const chosen = candidates.find((c) => c.fits) ?? candidates[candidates.length - 1];
+  const meets =
+    withinSeconds === undefined ? undefined : candidates.some((c) => c.load.seconds <= withinSeconds);
   const settings = tune(PRESET_TIERS[chosen.tier]);
   const diskNeededGB = diskNeeded(heapGB + indexGB, settings);
   return {
@@ -106,6 +140,8 @@ export function plan(input: PlanInput): Plan {
     candidates,
     pricesAsOf: HETZNER_PRICES.asOf,
     prices: HETZNER_PRICES,
+    loadAssumptions: loadAssumptions(cal),
+    ...(withinSeconds !== undefined ? { withinSeconds, oneServerMeetsWithin: meets } : {}),
   };
 }
 
@@ -114,7 +150,7 @@ function diskNeeded(storedGB: number, s: Settings): number {
   return (storedGB + maxWalGB) / (1 - DISK_HEADROOM);
 }
 
-function fit(tier: PresetTierName, users: number, storedGB: number, s: Settings): TierFit {
+function fit(tier: PresetTierName, users: number, storedGB: number, s: Settings): Omit<TierFit, 'load'> {
   const server = HETZNER_SERVER_TYPES[tier];
   const serverEur = server.eurPerMonth + HETZNER_PRIMARY_IPV4_EUR_PER_MONTH;
   const need = diskNeeded(storedGB, s);
