@@ -99,7 +99,8 @@ test('point in time: A and B are in the copy restored to T exactly, C is not', a
     '--port',
     String(port),
   ]);
-  expect(r).toMatchObject({ code: 0 }); // on failure: the whole result, stderr included
+  // On failure, the command's own words (toMatchObject would show only the exit code).
+  expect(r.code === 0 ? 'ok' : `exit ${r.code}\n${r.stdout}\n${r.stderr}`).toBe('ok');
   expect(r.stdout).toMatch(/the restored copy is up on port/);
   const copy = await tagCounts(urlOnPort(s, port));
   expect(copy.get(1)).toEqual(live.get(1));
