@@ -206,7 +206,8 @@ function literal(src: Uint8Array, i: number, e: number, word: string): number {
 
 /** src[i] (after whitespace) starts a value; returns the index after it. */
 export function skipValue(src: Uint8Array, i: number, e: number, depth = 0): number {
-  const c = src[i];
+  // Past e lies the next field or line, not this value: it must neither match nor be named in a message.
+  const c = i < e ? src[i] : undefined;
   switch (c) {
     case 0x22:
       return scanString(src, i, e);
@@ -220,29 +221,30 @@ export function skipValue(src: Uint8Array, i: number, e: number, depth = 0): num
     case 0x6e:
       return literal(src, i, e, 'null');
     default:
-      if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return scanNumber(src, i, e);
+      if (c !== undefined && (c === 0x2d || (c >= 0x30 && c <= 0x39))) return scanNumber(src, i, e);
       throw new JsonSyntaxError(i, `expected a value, found ${describe(c)}`);
   }
 }
 
 function skipContainer(src: Uint8Array, i: number, e: number, depth: number): number {
   if (depth >= MAX_DEPTH) throw new JsonSyntaxError(i, `nested deeper than ${MAX_DEPTH} levels`);
+  const at = (k: number) => (k < e ? src[k] : undefined);
   const object = src[i] === 0x7b;
   const close = object ? 0x7d : 0x5d;
   i = skipWs(src, i + 1, e);
-  if (src[i] === close) return i + 1;
+  if (at(i) === close) return i + 1;
   for (;;) {
     if (object) {
-      if (src[i] !== 0x22) throw new JsonSyntaxError(i, `expected a key string, found ${describe(src[i])}`);
+      if (at(i) !== 0x22) throw new JsonSyntaxError(i, `expected a key string, found ${describe(at(i))}`);
       i = skipWs(src, scanString(src, i, e), e);
-      if (src[i] !== 0x3a) throw new JsonSyntaxError(i, `expected ':', found ${describe(src[i])}`);
+      if (at(i) !== 0x3a) throw new JsonSyntaxError(i, `expected ':', found ${describe(at(i))}`);
       i = skipWs(src, i + 1, e);
     }
     if (i >= e) throw new JsonSyntaxError(i, 'unexpected end of line');
     i = skipWs(src, skipValue(src, i, e, depth + 1), e);
-    if (src[i] === close) return i + 1;
-    if (src[i] !== 0x2c)
-      throw new JsonSyntaxError(i, `expected ',' or '${object ? '}' : ']'}', found ${describe(src[i])}`);
+    if (at(i) === close) return i + 1;
+    if (at(i) !== 0x2c)
+      throw new JsonSyntaxError(i, `expected ',' or '${object ? '}' : ']'}', found ${describe(at(i))}`);
     i = skipWs(src, i + 1, e);
   }
 }

@@ -107,6 +107,18 @@ describe('validateJson', () => {
     expect(() => validateJson(Buffer.from(text), 0, Buffer.from(text).length)).toThrow(msg);
   });
 
+  // A field is a slice of a larger buffer: what follows it (the next field, the next line) is not part of it.
+  it.each([
+    ['{', '}', /expected a key string, found end of line/],
+    ['[1', ']', /expected ',' or '\]', found end of line/],
+    ['{"k"', ':1}', /expected ':', found end of line/],
+    ['{"k":', '1}', /unexpected end of line/],
+    ['[', '0]', /expected a value, found end of line|unexpected end of line/],
+  ])('refuses the truncated field %j whatever follows it in the buffer (%j)', (field, after, msg) => {
+    const buf = Buffer.from(field + after);
+    expect(() => validateJson(buf, 0, field.length)).toThrow(msg);
+  });
+
   it('accepts surrogate pairs as escapes', () => {
     const t = Buffer.from('{"e": "\\ud83d\\ude00"}');
     expect(() => validateJson(t, 0, t.length)).not.toThrow();
