@@ -98,7 +98,8 @@ export class TokenStore {
 
   /**
    * Reads the stored tokens and applies them. Refreshes can overlap (the timer's and an admin change's): each
-   * is numbered when it starts and an answer older than the last one applied is dropped, so a read that began
+   * is numbered when it starts and an answer no newer than the last one applied is dropped (a change applied
+   * here counts as newer than every read under way), so a read that began
    * before a revocation committed can never put the revoked token back.
    */
   async refresh(): Promise<void> {
@@ -119,24 +120,21 @@ export class TokenStore {
       rows = [];
       available = false;
     }
-    if (seq < this.applied) return;
+    if (seq <= this.applied) return;
     this.applied = seq;
     this.rows = rows;
     this.available = available;
     this.apply(this.verifier());
   }
 
-  /** A row this worker just wrote, applied at once (the read after it may fail or lose to a newer one). */
+  /**
+   * A row this worker just committed, applied at once. Every read already under way began before the commit,
+   * so its answer is stale: marking them all as applied makes refresh() drop them.
+   */
   private applyRow(row: TokenRow): void {
     this.rows = [...this.rows.filter((r) => r.token_id !== row.token_id), row];
+    this.applied = this.started;
     this.apply(this.verifier());
-  }
-
-  /** After a committed change: the fresh read is a bonus; the change itself is already applied. */
-  private async refreshAfterChange(): Promise<void> {
-    await this.refresh().catch((err: unknown) =>
-      this.log.warn({ err }, 'token refresh after a change failed; the change is applied, the rest kept'),
-    );
   }
 
   private verifier(): TokenVerifier {
@@ -149,7 +147,9 @@ export class TokenStore {
     return new TokenVerifier([...fromConfig, ...stored], this.adminTokenSha256);
   }
 
-  private requireStore(): void {
+  /** The token table must exist (migrations run); read again first if the last read found none. */
+  private async requireStore(): Promise<void> {
+    if (!this.available) await this.refresh();
     if (!this.available)
       throw new TokenChangeError(
         'bad_request',
@@ -159,8 +159,7 @@ export class TokenStore {
 
   /** Makes a token; the plain token is returned once and never stored. */
   async add(name: string, tables: '*' | string[]): Promise<{ token: string; info: TokenInfo }> {
-    await this.refresh();
-    this.requireStore();
+    await this.requireStore();
     if (!TOKEN_NAME.test(name))
       throw new TokenChangeError('bad_request', 'token name: 1-64 characters of A-Z a-z 0-9 _ . : -');
     if (this.configTokens.some((t) => t.id === name))
@@ -173,7 +172,11 @@ export class TokenStore {
       [name, sha, tables === '*' ? null : tables],
     );
     if (!rows.length) {
-      const old = this.rows.find((r) => r.token_id === name);
+      const { rows: taken } = await this.pool.query<{ revoked_at: Date | null }>(
+        'SELECT revoked_at FROM powerhouse.tokens WHERE token_id = $1',
+        [name],
+      );
+      const old = taken[0];
       throw new TokenChangeError(
         'token_exists',
         old?.revoked_at
@@ -182,14 +185,12 @@ export class TokenStore {
       );
     }
     this.applyRow(rows[0]);
-    await this.refreshAfterChange();
     return { token, info: this.describe(rows[0], 'admin', new Map()) };
   }
 
   /** Revokes a token by name; revoking one already revoked answers with its first revocation. */
   async revoke(name: string): Promise<TokenInfo> {
-    await this.refresh();
-    this.requireStore();
+    await this.requireStore();
     const fromConfig = this.configTokens.find((t) => t.id === name);
     let rows: TokenRow[];
     if (fromConfig) {
@@ -208,7 +209,6 @@ export class TokenStore {
     }
     if (!rows.length) throw new TokenChangeError('unknown_token', `no token named "${name}"`);
     this.applyRow(rows[0]);
-    await this.refreshAfterChange();
     return this.describe(rows[0], fromConfig ? 'config' : 'admin', new Map());
   }
 

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { plan } from '../../config-templates';
 import { calibrationFromBench, type Calibration } from '../../config-templates/throughput';
+import { parseDuration } from '../../config-templates/human';
 import { UsageError } from '../usage-error';
 import { positiveNumber } from '../flag-values';
 import { counted } from '../../config-templates/plural';
@@ -93,10 +94,9 @@ export function planCommand(): Command {
 
 /** `30s`, `5m`, `1h`, or plain seconds. */
 function seconds(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(s|m|min|h)?$/.exec(text.trim());
-  if (!m || Number(m[1]) <= 0)
-    throw new UsageError(`--within must be a time such as 30s, 5m or 1h, got "${text}"`);
-  return Number(m[1]) * ({ s: 1, m: 60, min: 60, h: 3600 } as Record<string, number>)[m[2] ?? 's'];
+  const s = parseDuration(text);
+  if (s === null) throw new UsageError(`--within must be a time such as 30s, 5m or 1h, got "${text}"`);
+  return s;
 }
 
 function duration(s: number): string {

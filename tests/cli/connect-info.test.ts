@@ -3,12 +3,11 @@
 // Hetzner stack's expressions produce, tests/stacks/ingest-tls.test.ts evaluates those), applied by the real
 // terraform binary offline (outputs need no provider), laid out where cdktf puts a stack.
 import { execFile, spawnSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseConnectInfo } from '../../config-templates';
-import { tlsCertScript } from '../../stacks/host-files';
+import { makeTestCertificate } from '../harness/tls';
 
 const ROOT = path.join(__dirname, '../..');
 const TERRAFORM = spawnSync('terraform', ['version'], { encoding: 'utf8' }).status === 0;
@@ -36,13 +35,7 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'powerhouse-connect-info-'));
-  fs.writeFileSync(path.join(dir, 'tls-cert'), tlsCertScript());
-  const r = spawnSync('bash', [path.join(dir, 'tls-cert'), path.join(dir, 'tls'), 'root', '203.0.113.10'], {
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(r.stderr);
-  pem = fs.readFileSync(path.join(dir, 'tls', 'ingest.crt'), 'utf8');
-  fingerprint = new X509Certificate(pem).fingerprint256;
+  ({ pem, fingerprint } = makeTestCertificate(dir, 'tls', ['203.0.113.10']));
   if (!TERRAFORM) return;
   const stackDir = path.join(dir, 'cdktf.out', 'stacks', 'recommended');
   fs.mkdirSync(stackDir, { recursive: true });

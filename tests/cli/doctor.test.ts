@@ -3,29 +3,27 @@
 // against Caddy in front of that worker with the host's Caddyfile and certificates made by the host's TLS
 // script. One failure kind per test: the failing line, the skip lines after it, the exit code, and that no
 // token value is ever printed.
-import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { addToken } from '../../ingest/client/admin';
 import { freePort } from '../../stacks/local-processes/free-port';
-import { caddyfile, tlsCertScript } from '../../stacks/host-files';
 import { CHECKS } from '../../cli/commands/doctor';
 import { startClientStack, type ClientStack } from '../client/client-stack';
+import { CADDY, makeTestCertificate, startTestCaddy, type TestCaddy } from '../harness/tls';
 
 jest.setTimeout(120_000);
 
 const ROOT = path.join(__dirname, '../..');
-const CADDY = ['/usr/bin/caddy', '/usr/local/bin/caddy'].find((p) => fs.existsSync(p));
 if (!CADDY)
   console.warn('caddy is absent: the HTTPS cases of the doctor test are SKIPPED (apt-get install caddy)');
 const withCaddy = CADDY ? test : test.skip;
 
 let s: ClientStack;
 let dir: string;
-let caddy: ChildProcess | undefined;
+let caddy: TestCaddy | undefined;
 /** Caddy's ports: the good certificate, and an expired one. */
 let httpsPort: number;
 let expiredPort: number;
@@ -97,11 +95,8 @@ const sh = (script: string, cwd: string) => {
 };
 
 function makeCert(name: 'good' | 'other') {
-  const out = path.join(dir, name);
-  const group = execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim();
-  sh(`bash ${path.join(dir, 'tls-cert')} ${out} ${group} 127.0.0.1`, dir);
-  const file = path.join(out, 'ingest.crt');
-  certs[name] = { file, fingerprint: new X509Certificate(fs.readFileSync(file)).fingerprint256 };
+  const c = makeTestCertificate(dir, name);
+  certs[name] = { file: c.crtFile, fingerprint: c.fingerprint };
 }
 
 /** A certificate for 127.0.0.1 valid for one day in 2020, signed by openssl's `ca` (req cannot backdate). */
@@ -125,59 +120,14 @@ function makeExpiredCert() {
   certs.expired = { file, fingerprint: new X509Certificate(fs.readFileSync(file)).fingerprint256 };
 }
 
-/** GET /healthz through Caddy, trusting its certificate. */
-function healthz(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = https.get({ host: '127.0.0.1', port, path: '/healthz', rejectUnauthorized: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', reject);
-  });
-}
-
+/** The host's Caddyfile in front of the worker, plus a second site with the expired certificate. */
 async function startCaddy(workerPort: number) {
-  httpsPort = await freePort();
-  expiredPort = await freePort();
-  const upstream = `127.0.0.1:${workerPort}`;
-  const good = caddyfile({
-    port: httpsPort,
-    cert: certs.good.file,
-    key: path.join(dir, 'good', 'ingest.key'),
-    upstream,
-  });
-  const expired = caddyfile({
-    port: expiredPort,
-    cert: certs.expired.file,
-    key: path.join(dir, 'expired', 'ingest.key'),
-    upstream,
-  });
-  // The host's Caddyfile, plus a second site with the expired certificate; Caddy's admin endpoint defaults
-  // to :2019, which a test must not take.
-  const config =
-    good.replace(/^\{$/m, `{\n\tadmin 127.0.0.1:${await freePort()}`) +
-    '\n' +
-    expired.slice(expired.indexOf(`:${expiredPort} {`));
-  fs.writeFileSync(path.join(dir, 'Caddyfile'), config);
-  const log = fs.openSync(path.join(dir, 'caddy.log'), 'a');
-  caddy = spawn(CADDY!, ['run', '--config', path.join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: dir,
-      XDG_DATA_HOME: path.join(dir, 'caddy-data'),
-      XDG_CONFIG_HOME: path.join(dir, 'caddy-config'),
-    },
-    stdio: ['ignore', log, log],
-  });
-  const until = Date.now() + 30_000;
-  for (;;) {
-    if (caddy.exitCode !== null)
-      throw new Error(`caddy exited: ${fs.readFileSync(path.join(dir, 'caddy.log'), 'utf8')}`);
-    const up = await Promise.all([healthz(httpsPort), healthz(expiredPort)]).catch(() => [0, 0]);
-    if (up.every((c) => c === 200)) return;
-    if (Date.now() > until) throw new Error('caddy: not ready after 30 s');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const key = (name: string) => path.join(dir, name, 'ingest.key');
+  caddy = await startTestCaddy(dir, `127.0.0.1:${workerPort}`, [
+    { crtFile: certs.good.file, keyFile: key('good') },
+    { crtFile: certs.expired.file, keyFile: key('expired') },
+  ]);
+  [httpsPort, expiredPort] = caddy.ports;
 }
 
 beforeAll(async () => {
@@ -187,7 +137,6 @@ beforeAll(async () => {
   limited = (await addToken(s.url, s.stack.adminToken, 't1', ['tm_entries'])).token;
   secrets.push(limited);
   if (CADDY) {
-    fs.writeFileSync(path.join(dir, 'tls-cert'), tlsCertScript());
     makeCert('good');
     makeCert('other');
     makeExpiredCert();
@@ -196,14 +145,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (caddy && caddy.exitCode === null && caddy.signalCode === null) {
-    const c = caddy;
-    await new Promise<void>((resolve) => {
-      c.once('exit', () => resolve());
-      c.kill('SIGTERM');
-      setTimeout(() => c.kill('SIGKILL'), 10_000).unref();
-    });
-  }
+  await caddy?.stop();
   await s?.stop();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -2,8 +2,6 @@
 // own TLS script (stacks/host-files.ts tlsCertScript, openssl). The server records every byte it is sent, so
 // "nothing was sent" is checked, not assumed. The pinned upload through Caddy and the worker is in
 // tests/stacks/host-data-path.test.ts.
-import { spawnSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -13,7 +11,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { CertificateTrustError, describeTable, UploadRejectedError } from '../../ingest/client';
 import { normalizeFingerprint } from '../../config-templates';
-import { tlsCertScript } from '../../stacks/host-files';
+import { makeTestCertificate } from '../harness/tls';
 
 let dir: string;
 const certs: Record<string, { crt: string; key: string; fingerprint: string }> = {};
@@ -31,22 +29,14 @@ function serve(name: 'good' | 'other' | 'wrong-address') {
 }
 
 function makeCert(name: string, ...hosts: string[]) {
-  const out = path.join(dir, name);
-  const r = spawnSync('bash', [path.join(dir, 'tls-cert'), out, 'root', ...hosts], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(r.stderr);
-  const crt = fs.readFileSync(path.join(out, 'ingest.crt'), 'utf8');
-  certs[name] = {
-    crt,
-    key: fs.readFileSync(path.join(out, 'ingest.key'), 'utf8'),
-    fingerprint: new X509Certificate(crt).fingerprint256,
-  };
+  const c = makeTestCertificate(dir, name, hosts);
+  certs[name] = { crt: c.pem, key: fs.readFileSync(c.keyFile, 'utf8'), fingerprint: c.fingerprint };
   // The script prints openssl's fingerprint line: the form people paste.
-  expect(normalizeFingerprint(r.stdout)).toBe(certs[name].fingerprint);
+  expect(normalizeFingerprint(c.scriptOutput)).toBe(c.fingerprint);
 }
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-trust-'));
-  fs.writeFileSync(path.join(dir, 'tls-cert'), tlsCertScript());
   makeCert('good', '127.0.0.1');
   makeCert('other', '127.0.0.1');
   makeCert('wrong-address', '10.9.9.9');

@@ -3,28 +3,24 @@
 // server (another certificate) that counts what a client sends it. pytest gets them in POWERHOUSE_TEST_*
 // variables, plus a control server on 127.0.0.1 through which it SIGKILLs the worker mid-upload, and the
 // TypeScript SDK's golden bodies (golden.ts) to compare its own encoding with.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { caddyfile, tlsCertScript } from '../../stacks/host-files';
-import { freePort } from '../../stacks/local-processes/free-port';
 import { startClientStack, type ClientStack } from '../client/client-stack';
+import { CADDY, makeTestCertificate, startTestCaddy, type TestCaddy } from '../harness/tls';
 
 jest.setTimeout(600_000);
 
 const ROOT = path.join(__dirname, '..', '..');
-const CADDY = ['/usr/bin/caddy', '/usr/local/bin/caddy'].find((p) => fs.existsSync(p));
 if (!CADDY) console.warn('caddy is absent: the Python client TLS tests are SKIPPED (apt-get install caddy)');
 
 let s: ClientStack;
 let dir: string;
-let caddy: ChildProcess | undefined;
+let caddy: TestCaddy | undefined;
 let control: http.Server;
 let recorder: tls.Server;
 let pytest: ChildProcess | undefined;
@@ -32,56 +28,15 @@ const recorded = { connections: 0, bytes: 0 };
 const certs: Record<string, { crt: string; key: string; fingerprint: string }> = {};
 
 function makeCert(name: string): void {
-  const out = path.join(dir, name);
-  const r = spawnSync('bash', [path.join(dir, 'tls-cert'), out, 'root', '127.0.0.1'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(r.stderr);
-  const crt = path.join(out, 'ingest.crt');
-  certs[name] = {
-    crt,
-    key: path.join(out, 'ingest.key'),
-    fingerprint: new X509Certificate(fs.readFileSync(crt)).fingerprint256,
-  };
-}
-
-function healthz(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    https
-      .get({ host: '127.0.0.1', port, path: '/healthz', rejectUnauthorized: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      })
-      .on('error', reject);
-  });
+  const c = makeTestCertificate(dir, name);
+  certs[name] = { crt: c.crtFile, key: c.keyFile, fingerprint: c.fingerprint };
 }
 
 async function startCaddy(workerPort: number): Promise<number> {
-  const port = await freePort();
-  const config = caddyfile({
-    port,
-    cert: certs.good.crt,
-    key: certs.good.key,
-    upstream: `127.0.0.1:${workerPort}`,
-  }).replace(/^\{$/m, `{\n\tadmin 127.0.0.1:${await freePort()}`); // not the default :2019
-  fs.writeFileSync(path.join(dir, 'Caddyfile'), config);
-  const log = fs.openSync(path.join(dir, 'caddy.log'), 'a');
-  caddy = spawn(CADDY!, ['run', '--config', path.join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: dir,
-      XDG_DATA_HOME: path.join(dir, 'caddy-data'),
-      XDG_CONFIG_HOME: path.join(dir, 'caddy-config'),
-    },
-    stdio: ['ignore', log, log],
-  });
-  fs.closeSync(log);
-  const until = Date.now() + 30_000;
-  for (;;) {
-    if (caddy.exitCode !== null)
-      throw new Error(`caddy exited: ${fs.readFileSync(path.join(dir, 'caddy.log'))}`);
-    if ((await healthz(port).catch(() => 0)) === 200) return port;
-    if (Date.now() > until) throw new Error('caddy: not ready after 30 s');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  caddy = await startTestCaddy(dir, `127.0.0.1:${workerPort}`, [
+    { crtFile: certs.good.crt, keyFile: certs.good.key },
+  ]);
+  return caddy.ports[0];
 }
 
 /** What pytest may ask of this side: kill the worker (and wait for it to be back), read the recorder. */
@@ -141,7 +96,6 @@ function run(
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'powerhouse-python-'));
   s = await startClientStack('child');
-  fs.writeFileSync(path.join(dir, 'tls-cert'), tlsCertScript());
   makeCert('good');
   makeCert('other');
 });
@@ -149,13 +103,7 @@ beforeAll(async () => {
 afterAll(async () => {
   // A run cut short by the timeout: stop the child this test started, not the stack under it first.
   if (pytest && pytest.exitCode === null && pytest.signalCode === null) pytest.kill('SIGKILL');
-  if (caddy && caddy.exitCode === null && caddy.signalCode === null) {
-    const c = caddy;
-    await new Promise((r) => {
-      c.once('exit', r);
-      c.kill('SIGTERM');
-    });
-  }
+  await caddy?.stop();
   await Promise.all(
     [control, recorder].filter(Boolean).map((srv) => new Promise((r) => srv.close(() => r(undefined)))),
   );
