@@ -19,7 +19,7 @@ export class RestoreRefused extends ActionableError {
 export interface RestoreRequest {
   /** Recover to this moment, or to the end of the archived WAL. */
   readonly target: { readonly kind: 'time'; readonly time: Date } | { readonly kind: 'latest' };
-  /** A backup label (default: pgBackRest picks the newest one before the target). */
+  /** A backup label (default: the newest one that can serve the target; see restorableFrom). */
   readonly set?: string;
   /** Where to restore; default the live data directory (with inPlace only). */
   readonly targetDir?: string;
@@ -35,6 +35,17 @@ export interface RestorePlan {
 }
 
 /** PostgreSQL's timestamp syntax, UTC, in milliseconds: what pgBackRest passes as recovery_target_time. */
+/**
+ * The first moment a backup can be the base of a time restore. pgBackRest records the stop time in whole seconds
+ * (truncated) and, for a time target, takes a set only if it stopped in an earlier second than the target: the
+ * backup really ended somewhere in that second, and a target before its end cannot be reached. So a backup that
+ * stopped at 12:00:05 serves targets from 12:00:06 on.
+ */
+export function restorableFrom(b: Pick<BackupSet, 'stoppedAt'>): Date {
+  const stop = new Date(b.stoppedAt).getTime();
+  return new Date(Math.floor(stop / 1000) * 1000 + 1000);
+}
+
 export function pgTimestamp(d: Date): string {
   return d.toISOString().replace('T', ' ').replace('Z', '+00');
 }
@@ -113,19 +124,21 @@ export function planRestore(
     const t = req.target.time;
     if (t.getTime() > now.getTime())
       throw new RestoreRefused(`--time ${t.toISOString()} is in the future (now ${now.toISOString()})`);
-    const first = new Date(backups[0].stoppedAt);
+    const first = restorableFrom(backups[0]);
     if (t.getTime() < first.getTime())
       throw new RestoreRefused(
         `--time ${t.toISOString()} is before the first backup ended (${first.toISOString()}, ${backups[0].label}): ` +
           `the earliest moment this repository can restore is ${first.toISOString()}`,
       );
-    if (req.set !== undefined && t.getTime() < new Date(from.stoppedAt).getTime())
+    if (req.set !== undefined && t.getTime() < restorableFrom(from).getTime())
       throw new RestoreRefused(
-        `--time ${t.toISOString()} is before backup ${from.label} ended (${from.stoppedAt}): choose an earlier set or drop --set`,
+        `--time ${t.toISOString()} is before backup ${from.label} ended (${from.stoppedAt}; restorable from ` +
+          `${restorableFrom(from).toISOString()}): choose an earlier set or drop --set`,
       );
     if (req.set === undefined) {
-      // The newest backup that ended before the target: what pgBackRest selects too.
-      from = [...backups].reverse().find((b) => new Date(b.stoppedAt).getTime() <= t.getTime()) ?? backups[0];
+      // The newest backup that certainly ended before the target; named to pgBackRest so it restores the set we say.
+      from = [...backups].reverse().find((b) => restorableFrom(b).getTime() <= t.getTime()) ?? backups[0];
+      args.push(`--set=${from.label}`);
     }
     args.push('--type=time', `--target=${pgTimestamp(t)}`, '--target-action=promote');
   } else {

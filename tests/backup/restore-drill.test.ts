@@ -10,7 +10,7 @@ import { startLocalStack, type LocalStack } from '../../stacks/local-processes/s
 import { makeTestDir, stopAllTestServers } from '../harness';
 import { archiveNow, powerhouse, tagCounts, uploadTagged, urlOnPort } from './backup-cli';
 import { freePort } from '../../stacks/local-processes/free-port';
-import { runningPostmaster } from '../../stacks/backup/restore';
+import { restorableFrom, runningPostmaster } from '../../stacks/backup/restore';
 import { spawnSync } from 'node:child_process';
 import { ensureServiceUser, spawnIdentity } from '../../stacks/local-processes/os-user';
 import { postgresBinDir } from '../../stacks/local-processes/postgres-process';
@@ -72,7 +72,12 @@ test('point in time: A and B are in the copy restored to T exactly, C is not', a
   expect(full.stdout).toMatch(/^backup \d{8}-\d{6}F \(full\) done in/);
 
   expect(await uploadTagged(s, 2, ROWS)).toBe(201);
-  await new Promise((r) => setTimeout(r, 50));
+  // T after the moment the backup can serve (its stop second has passed: see restorableFrom).
+  const info = JSON.parse((await powerhouse(profile, ['backups', '--json'])).stdout) as {
+    backups: { stoppedAt: string }[];
+  };
+  const from = restorableFrom(info.backups[0]).getTime();
+  await new Promise((r) => setTimeout(r, Math.max(50, from - Date.now() + 50)));
   const T = new Date();
   await new Promise((r) => setTimeout(r, 50));
   expect(await uploadTagged(s, 3, ROWS)).toBe(201);
