@@ -68,6 +68,12 @@ export interface IngestSettings {
   readonly idleTimeoutMs: Tuned<number>;
   /** Coalesce encoded rows into COPY writes of at least this many bytes. */
   readonly copyChunkBytes: Tuned<number>;
+  /** COPYs one upload may be split over (ingest/copy-parts); 1: never split. */
+  readonly parallelCopyParts: Tuned<number>;
+  /** Another part opens after each this many bytes of an upload's COPY data. */
+  readonly parallelCopyPartBytes: Tuned<number>;
+  /** COPY backends one worker drives at once (uploads + extra parts) before it stops opening parts. */
+  readonly parallelCopyBackends: Tuned<number>;
   readonly shutdownGraceMs: Tuned<number>;
   readonly retryAfterSeconds: Tuned<number>;
 }

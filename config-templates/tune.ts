@@ -223,6 +223,11 @@ function workMem(c: TuneContext): MbParam {
   );
 }
 
+/** COPYs one upload may use: cores/2 within 1–8 (2 cores: 1, the worker needs the other). */
+function parallelCopyParts(c: TuneContext): number {
+  return Math.min(8, Math.max(1, Math.floor(c.hw.cores / 2)));
+}
+
 /** Bulk COPY writes ~1.3× its data to WAL: space checkpoints so a burst of uploads does not force them. */
 function maxWalSize(c: TuneContext): MbParam {
   return mb(
@@ -292,6 +297,14 @@ const POSTGRES_SETTINGS: Readonly<Record<string, Setting>> = {
     reason:
       'the RPO of a quiet server: a partly filled WAL segment goes to the backup repository after at most a minute (a busy one fills 16 MB segments sooner)',
   }),
+  max_prepared_transactions: (c) =>
+    parallelCopyParts(c) > 1
+      ? param(
+          2 * c.hw.cores,
+          `parallel COPY prepares the extra parts of an upload; they open only while uploads + parts < ${c.hw.cores} cores, ` +
+            'so fewer than the cores are prepared at once; ×2 for parts an interrupted upload left until the worker resolves them at start',
+        )
+      : param(0, 'PostgreSQL default: no parallel COPY on this tier, so nothing is prepared'),
   max_wal_senders: () =>
     param(
       5,
@@ -477,6 +490,20 @@ function ingestSettings(c: TuneContext): IngestSettings {
       'abort an upload whose body stalls for 60 s; a flowing 10-minute upload is fine',
     ),
     copyChunkBytes: t(64 * 1024, 'pg-copy-streams: one write per row is ~10× slower than ≥ 64 KiB writes'),
+    parallelCopyParts: t(
+      parallelCopyParts(c),
+      parallelCopyParts(c) > 1
+        ? `cores/2 within 1–8: one upload on an otherwise quiet ${c.hw.cores}-core server uses up to ${parallelCopyParts(c)} cores (COPY is CPU-bound per backend)`
+        : `${c.hw.cores} cores: a second COPY would take the core the worker itself needs (bench/results/parallel-latest.md)`,
+    ),
+    parallelCopyPartBytes: t(
+      16 * 1024 ** 2,
+      '16 MiB of COPY data per part: a small upload stays one COPY (a part costs 3 round trips and a prepared transaction)',
+    ),
+    parallelCopyBackends: t(
+      c.hw.cores,
+      'one COPY backend per core: extra parts open only while uploads + parts < cores, so they never compete with other uploads',
+    ),
     shutdownGraceMs: t(30_000, 'in-flight uploads get 30 s to finish on SIGTERM, then roll back'),
     retryAfterSeconds: t(5, 'clients retry a 503 after 5 s with the same Idempotency-Key'),
   };

@@ -23,6 +23,11 @@ export const ingestLimitsSchema = z.object({
   maxFieldBytes: positiveInt,
   idleTimeoutMs: positiveInt,
   copyChunkBytes: positiveInt,
+  /** Parallel COPY of one upload (ingest/copy-parts): 1 turns it off. */
+  parallelCopyParts: positiveInt.default(1),
+  parallelCopyPartBytes: positiveInt.default(16 * 1024 ** 2),
+  /** COPY backends this worker drives at once before it opens no more parts; default the parts' count. */
+  parallelCopyBackends: positiveInt.optional(),
   shutdownGraceMs: z.number().int().nonnegative(),
   retryAfterSeconds: positiveInt,
 });
@@ -146,6 +151,9 @@ export function limitsFromSettings(s: IngestSettings): IngestLimits {
     maxFieldBytes: s.maxFieldBytes.value,
     idleTimeoutMs: s.idleTimeoutMs.value,
     copyChunkBytes: s.copyChunkBytes.value,
+    parallelCopyParts: s.parallelCopyParts.value,
+    parallelCopyPartBytes: s.parallelCopyPartBytes.value,
+    parallelCopyBackends: s.parallelCopyBackends.value,
     shutdownGraceMs: s.shutdownGraceMs.value,
     retryAfterSeconds: s.retryAfterSeconds.value,
   };

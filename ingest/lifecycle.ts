@@ -11,6 +11,8 @@ import type { IngestConfig } from './config';
 import { withDeadline } from './deadline';
 import { ShutdownError } from './errors';
 import { migrate } from './migrations';
+import type { ParallelCopyOptions } from './copy-parts/parts';
+import type { PreparedPartsWatch } from './copy-parts/resolver';
 import type { PoolWarmer } from './pool-warmer';
 import type { WorkerState } from './routes/context';
 import type { TokenStore } from './token-store';
@@ -41,6 +43,10 @@ export interface LifecycleDeps {
   /** Promises of the requests being handled (see routes/router.ts). */
   readonly inflight: Set<Promise<void>>;
   readonly opsPool: Pool;
+  /** Commits or rolls back upload parts an interrupted upload left prepared (copy-parts/resolver.ts). */
+  readonly parts: PreparedPartsWatch;
+  /** Parallel COPY as configured; on only when PostgreSQL can prepare transactions. */
+  readonly parallel?: ParallelCopyOptions;
   /** The upload pool when the worker made it (a pool handed in is the caller's to end). */
   readonly ownUploadPool?: Pool;
   readonly warmer?: PoolWarmer;
@@ -80,6 +86,11 @@ export function createLifecycle(d: LifecycleDeps): Lifecycle {
   let closed: Promise<void> | undefined;
 
   async function listen(port: number, host: string): Promise<string> {
+    // First: parts an earlier run left prepared hold locks (a migration would wait for them) and await a decision.
+    const maxPrepared = await d.parts.start();
+    if (d.parallel && maxPrepared === 0)
+      log.warn('parallel COPY is off: PostgreSQL has max_prepared_transactions = 0 (a restart setting)');
+    else state.parallel = d.parallel;
     if (config.migrate) {
       const migrationPool = config.migrationDatabaseUrl
         ? new Pool({ connectionString: config.migrationDatabaseUrl, max: 1 })
@@ -163,6 +174,7 @@ export function createLifecycle(d: LifecycleDeps): Lifecycle {
     await serverClosed;
     d.warmer?.stop();
     d.tokens.stop();
+    d.parts.stop();
     await d.backup?.stop();
     await Promise.all([d.ownUploadPool && endPool(d.ownUploadPool), endPool(d.opsPool)]);
     log.info('ingest worker stopped');

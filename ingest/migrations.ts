@@ -117,6 +117,15 @@ BEGIN
 END
 $v4$;`,
   },
+  {
+    version: 5,
+    name: 'upload records keep how many COPYs an upload was split over',
+    // ingest/copy-parts: a replay of a split upload first finishes parts its worker left prepared. A constant
+    // default: no table rewrite, a brief ACCESS EXCLUSIVE lock only.
+    sql: `
+SET LOCAL lock_timeout = '60s';
+ALTER TABLE powerhouse.uploads ADD COLUMN IF NOT EXISTS parts smallint NOT NULL DEFAULT 1 CHECK (parts >= 1);`,
+  },
 ];
 
 const LOCK_KEY = 'powerhouse.migrations';

@@ -6,6 +6,8 @@ import type { Pool } from 'pg';
 import type { DestinationStream, Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { BackupMonitor } from './backup-monitor';
+import { CopyBackendBudget } from './copy-parts/parts';
+import { PreparedPartsWatch } from './copy-parts/resolver';
 import type { IngestConfig } from './config';
 import { createOpsPool, createUploadPool, logIdleErrors } from './db-pools';
 import { createLifecycle } from './lifecycle';
@@ -31,6 +33,8 @@ export interface IngestServerDeps {
   serverWaitMs?: number;
   /** How often tokens made or revoked elsewhere are read from the database; default 15 s (token-store.ts). */
   tokenRefreshMs?: number;
+  /** How often orphaned upload parts are looked for (default RESOLVE_INTERVAL_MS; tests shorten it). */
+  partsResolveMs?: number;
 }
 
 export interface IngestServer {
@@ -119,6 +123,18 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
     tracker,
     inflight,
     opsPool,
+    parts: new PreparedPartsWatch(pool, log, deps.partsResolveMs),
+    parallel:
+      limits.parallelCopyParts > 1
+        ? {
+            maxParts: limits.parallelCopyParts,
+            partBytes: limits.parallelCopyPartBytes,
+            budget: new CopyBackendBudget(
+              limits.parallelCopyBackends ?? limits.parallelCopyParts,
+              () => ctx.slots.active,
+            ),
+          }
+        : undefined,
     ownUploadPool: deps.pool ? undefined : pool,
     warmer,
     backup,

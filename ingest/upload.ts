@@ -31,7 +31,12 @@ import {
   type UploadFormat,
 } from './formats';
 import { withDeadline } from './deadline';
+import { CopyParts, type ParallelCopyOptions } from './copy-parts/parts';
+import { partsLockSql, resolvePreparedParts } from './copy-parts/resolver';
+import { createRowCutter, type RowCutter } from './copy-parts/row-cutter';
+import { failpoint } from './failpoints';
 import type { IngestMetrics } from './metrics';
+import { HeldConnection } from './held-connection';
 import type { TrackedUpload, UploadState, UploadTracker } from './upload-tracker';
 
 /** Bound on ROLLBACK (and the failure record) after a failed upload; past it the connection is destroyed. */
@@ -50,6 +55,8 @@ export interface UploadDeps {
   readonly log: Logger;
   /** Bound on the wait for a server connection; default SERVER_WAIT_MS. */
   readonly serverWaitMs?: number;
+  /** Parallel COPY of one upload (copy-parts/parts.ts); absent or maxParts 1: one COPY per upload. */
+  readonly parallel?: ParallelCopyOptions;
 }
 
 export interface UploadRequest {
@@ -76,6 +83,7 @@ interface UploadRecordRow {
   bytes: string;
   body_sha256: Buffer;
   duration_ms: number;
+  parts: number;
 }
 
 type CopyStream = ReturnType<typeof copyFrom>;
@@ -83,51 +91,6 @@ type CopyStream = ReturnType<typeof copyFrom>;
 /** Runs one upload; resolves to the response to send, or null when the client is gone. Never rejects. */
 export function runUpload(deps: UploadDeps, request: UploadRequest): Promise<UploadOutcome | null> {
   return new UploadRun(deps, request).run();
-}
-
-/**
- * A pool connection held by one upload: returned exactly once (pg-copy-streams may report an error twice),
- * destroyed instead when its protocol state is unknown (a reply we gave up on is still due, or it failed).
- */
-class HeldConnection {
-  private status: 'usable' | 'unusable' | 'released' = 'usable';
-
-  constructor(
-    readonly client: PoolClient,
-    private readonly onError: (err: Error) => void,
-  ) {
-    client.on('error', this.onClientError);
-  }
-
-  private readonly onClientError = (err: Error) => {
-    this.markUnusable();
-    this.onError(err);
-  };
-
-  get held(): boolean {
-    return this.status !== 'released';
-  }
-
-  get usable(): boolean {
-    return this.status === 'usable';
-  }
-
-  markUnusable(): void {
-    if (this.status === 'usable') this.status = 'unusable';
-  }
-
-  release(): void {
-    if (this.status === 'released') return;
-    const destroy = this.status === 'unusable';
-    this.status = 'released';
-    this.client.removeListener('error', this.onClientError);
-    if (destroy) {
-      this.client.on('error', () => undefined); // it is being torn down; late socket errors are expected
-      this.client.release(new Error('connection state unknown after a failed upload'));
-    } else {
-      this.client.release();
-    }
-  }
 }
 
 /**
@@ -199,6 +162,13 @@ class UploadRun {
   private resolveDone!: () => void;
   private state: RunState = { phase: 'created' };
   private encoder?: CopyEncoder;
+  /** Set when the upload is split over several COPYs: its parts and the cutter that feeds them whole rows. */
+  private parts?: CopyParts;
+  private cutter?: RowCutter;
+  private partsRows = 0;
+  /** The decision (the upload record's COMMIT) was sent / is known committed: prepared parts must not roll back. */
+  private decisionSent = false;
+  private decided = false;
   private idleTimer?: NodeJS.Timeout;
   /** ms from the request to a pool connection, and to BEGIN answered: the queue the user waited in. */
   private readonly waitMs = { connect: 0, begin: 0 };
@@ -314,16 +284,22 @@ class UploadRun {
     const { rows } = this.to({
       phase: 'committing',
       conn,
-      rows: copied.phase === 'copying' ? copied.copy.rowCount : 0,
+      rows: copied.phase !== 'copying' ? 0 : this.parts ? this.partsRows : copied.copy.rowCount,
       columns: copied.phase === 'copying' ? copied.columns : undefined,
     });
+    const parts = this.parts;
+    if (parts) {
+      await failpoint('parts-copied', this.log);
+      await parts.prepare();
+      await failpoint('parts-prepared', this.log);
+    }
     const bytes = this.tap.bytes;
     const durationMs = Math.round(performance.now() - this.t0);
     await this.query(
       conn,
       `INSERT INTO powerhouse.uploads (upload_id, token_id, table_name, idempotency_key, status, rows, bytes, body_sha256,
-                                       started_at, finished_at, duration_ms)
-       VALUES ($1, $2, $3, $4, 'committed', $5, $6, $7, $8, clock_timestamp(), $9)`,
+                                       started_at, finished_at, duration_ms, parts)
+       VALUES ($1, $2, $3, $4, 'committed', $5, $6, $7, $8, clock_timestamp(), $9, $10)`,
       [
         this.id,
         tokenId,
@@ -334,16 +310,23 @@ class UploadRun {
         this.tap.digest(),
         this.startedAt,
         durationMs,
+        parts?.count ?? 1,
       ],
       { abortable: false },
     );
+    this.decisionSent = true;
     await this.query(conn, 'COMMIT', undefined, { abortable: false });
+    this.decided = true;
     conn.release();
+    if (parts) await this.finishParts(parts);
     this.to({ phase: 'committed' });
     this.tracked.rows = () => rows;
     metrics.rows.inc({ table: table.name }, rows);
     metrics.bytes.inc({ table: table.name }, bytes);
-    this.log.info({ rows, bytes, durationMs, waitMs: this.waitMs }, 'upload committed');
+    this.log.info(
+      { rows, bytes, durationMs, waitMs: this.waitMs, parts: parts?.count ?? 1 },
+      'upload committed',
+    );
     return {
       uploadId: this.id,
       status: 201,
@@ -351,6 +334,21 @@ class UploadRun {
       headers: {},
       kind: 'committed',
     };
+  }
+
+  /**
+   * After the decision: COMMIT PREPARED each part. If a part's connection fails, the resolver finishes them on a
+   * fresh connection at once; only when that fails too is the upload answered 503 (retry to confirm).
+   */
+  private async finishParts(parts: CopyParts): Promise<void> {
+    await failpoint('parts-decided', this.log);
+    try {
+      await parts.commit(() => failpoint('parts-between-commits', this.log) ?? Promise.resolve());
+    } catch (err) {
+      this.log.warn({ err }, 'COMMIT PREPARED failed; resolving the parts on a new connection');
+      await resolvePreparedParts(this.deps.pool, this.log, this.id);
+      parts.release();
+    }
   }
 
   /**
@@ -366,15 +364,17 @@ class UploadRun {
       await this.query(conn, 'BEGIN', undefined, { timeoutMs });
       return undefined;
     }
+    // A split upload's coordinator holds its parts lock until the decision: resolvers leave its parts alone.
+    const partsLock = this.splittable ? `;\n       ${partsLockSql(this.id, 'pg_advisory_xact_lock')}` : '';
     const lockKey = JSON.stringify(['powerhouse.upload', tokenId, table.name, idempotencyKey]);
     // Transaction-scoped lock: held until COMMIT/ROLLBACK, so a second worker sees the key as in progress.
     const results = (await this.query(
       conn,
       `BEGIN;
        SELECT pg_try_advisory_xact_lock(hashtextextended(${escapeLiteral(lockKey)}, 0)) AS ok;
-       SELECT upload_id, rows, bytes, body_sha256, duration_ms FROM powerhouse.uploads
+       SELECT upload_id, rows, bytes, body_sha256, duration_ms, parts FROM powerhouse.uploads
         WHERE token_id = ${escapeLiteral(tokenId)} AND table_name = ${escapeLiteral(table.name)}
-          AND idempotency_key = ${escapeLiteral(idempotencyKey)} AND status = 'committed'`,
+          AND idempotency_key = ${escapeLiteral(idempotencyKey)} AND status = 'committed'${partsLock}`,
       undefined,
       { timeoutMs },
     )) as unknown as [QueryResult, QueryResult<{ ok: boolean }>, QueryResult<UploadRecordRow>];
@@ -387,6 +387,8 @@ class UploadRun {
     this.to({ phase: 'replaying', conn });
     await this.query(conn, 'ROLLBACK');
     conn.release();
+    // A split upload whose worker stopped after the decision: its last parts are committed before the 200.
+    if (prev.parts > 1) await resolvePreparedParts(this.deps.pool, this.log, prev.upload_id);
     this.startIdleTimer();
     this.u.req.pipe(this.tap);
     const discard = new Writable({ write: (_c, _e, cb) => cb() });
@@ -433,12 +435,23 @@ class UploadRun {
       const s = this.state.phase === 'connected' ? await this.openCopy() : this.state;
       // The server ended the COPY (copy_refused), or the upload is failing: the cause is the signal's reason.
       if (s.phase !== 'copying') throw this.cause;
+      if (this.parts) {
+        const piece = this.cutter!.push(chunk);
+        if (piece) await this.parts.write(piece);
+        continue;
+      }
       // One chunk in flight at a time: pg-copy-streams then never batches (_writev) behind a dead connection.
       if (!s.copy.write(chunk)) await this.waitFor(s.copy, 'drain');
     }
     const s = this.state;
     if (s.phase === 'connected') return; // no rows encoded: nothing to COPY
     if (s.phase !== 'copying') throw this.cause;
+    if (this.parts) {
+      const last = this.cutter!.end();
+      if (last) await this.parts.write(last);
+      this.partsRows = await this.parts.finish();
+      return;
+    }
     const finished = this.waitFor(s.copy, 'finish'); // 'finish' = CommandComplete and ReadyForQuery received
     s.copy.end();
     await finished;
@@ -460,9 +473,35 @@ class UploadRun {
     copy.on('error', (err: Error) => {
       const now = this.state;
       if (now.phase === 'copying' && now.copy === copy) this.to({ ...now, phase: 'copy_refused' });
-      this.fail(err);
+      this.fail(this.parts ? this.parts.globalize(err, 0) : err);
     });
+    if (this.splittable) {
+      this.cutter = createRowCutter(encoder.copyFormat);
+      this.parts = new CopyParts(
+        {
+          pool: this.deps.pool,
+          uploadId: this.id,
+          copySql: sql,
+          copyFormat: encoder.copyFormat,
+          options: this.deps.parallel!,
+          signal: this.ac.signal,
+          fail: this.fail,
+          log: this.log,
+          statementTimeoutMs: CLEANUP_TIMEOUT_MS,
+        },
+        copy,
+      );
+    }
     return this.to({ phase: 'copying', conn: s.conn, copy, columns });
+  }
+
+  /**
+   * Split only uploads with an Idempotency-Key: after the decision a failure to finish the parts is answered
+   * 503 (retry to confirm), which only a keyed upload can retry without storing its rows twice.
+   */
+  private get splittable(): boolean {
+    const p = this.deps.parallel;
+    return p !== undefined && p.maxParts > 1 && this.u.idempotencyKey !== undefined;
   }
 
   private waitFor(stream: NodeJS.EventEmitter, event: string): Promise<void> {
@@ -526,7 +565,18 @@ class UploadRun {
         s.conn.markUnusable();
       }
     }
-    const response = this.mapError(cause, 'columns' in s ? s.columns : undefined);
+    // Parts first, while this transaction still holds the parts lock (resolvers leave them to us meanwhile).
+    await this.parts?.abandon(cause, this.decisionSent);
+    const orphans = (this.parts?.preparedGids.length ?? 0) > 0;
+    const response = this.decided
+      ? this.errorOutcome(
+          httpErrors.unavailable(
+            `the upload is stored, but finishing its last parts was interrupted (${(cause as Error)?.message}): ` +
+              'retry with the same Idempotency-Key to confirm it',
+            this.deps.limits.retryAfterSeconds,
+          ),
+        )
+      : this.mapError(cause, 'columns' in s ? s.columns : undefined);
     this.to({ phase: 'rolling_back', during: s.phase });
     if (conn?.held) {
       let clean = conn.usable && !isConnectionError(cause);
@@ -540,6 +590,12 @@ class UploadRun {
       if (!clean) conn.markUnusable();
       conn.release();
     }
+    // Parts whose connection died with a fault: decided now from the record (the parts lock is free once this
+    // transaction is over); if the database is still away, the worker's timer does it later.
+    if (orphans)
+      await resolvePreparedParts(this.deps.pool, this.log, this.id).catch((err: unknown) =>
+        this.log.warn({ err }, 'upload parts left prepared; the resolver will finish them'),
+      );
     this.tracked.error = response?.body ?? { error: 'client_aborted' };
     this.to({ phase: 'failed', during: s.phase });
     const logFields = {

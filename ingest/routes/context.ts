@@ -11,6 +11,7 @@ import { httpErrors } from '../errors';
 import type { IngestMetrics } from '../metrics';
 import type { TokenStore } from '../token-store';
 import type { UploadSlots } from '../upload-slots';
+import type { ParallelCopyOptions } from '../copy-parts/parts';
 import type { UploadTracker } from '../upload-tracker';
 
 /** What reload() and close() change while the worker runs; read by every request. */
@@ -20,6 +21,8 @@ export interface WorkerState {
   /** Allowlisted tables by client-facing name. */
   catalog: Map<string, CatalogTable>;
   closing: boolean;
+  /** Parallel COPY of one upload; absent when off (the tier's 1 part, or max_prepared_transactions 0). */
+  parallel?: ParallelCopyOptions;
 }
 
 export interface RouteContext {

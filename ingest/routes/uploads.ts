@@ -114,6 +114,7 @@ async function admitAndRun(
         metrics: ctx.metrics,
         log: ctx.log,
         serverWaitMs: ctx.serverWaitMs,
+        parallel: ctx.state.parallel,
       },
       { req, res, tokenId: token.id, table, format, requestedColumns, idempotencyKey },
     );

@@ -17,6 +17,8 @@ export interface LiveStackOptions {
   logLevel?: IngestConfig['logLevel'];
   /** Default 'child'; 'in-process' cannot be reconfigured (its config is not re-read on restart). */
   worker?: 'in-process' | 'child';
+  /** The tier's cores (default 2); 4 or more turns parallel COPY on (config-templates/tune.ts). */
+  cores?: number;
 }
 
 export interface IngestBackend {
@@ -60,7 +62,7 @@ export async function startLiveStack(opts: LiveStackOptions): Promise<LiveStack>
   try {
     stack = await startLocalStack({
       dataDir,
-      tier: customTier({ cores: 2, ramMiB: 4096, disk: 'nvme' }, opts.users, 'detect'),
+      tier: customTier({ cores: opts.cores ?? 2, ramMiB: 4096, disk: 'nvme' }, opts.users, 'detect'),
       ingestPort: 0,
       bouncerPort: 0,
       worker: opts.worker ?? 'child',

@@ -1,0 +1,24 @@
+// Named points in the upload path where a fault test stops the worker, to kill it (SIGKILL) or restart
+// PostgreSQL under it at exactly that moment. Off unless POWERHOUSE_FAILPOINTS names them (comma-separated, read
+// once at start); a point reached logs "failpoint reached" and waits until the process gets SIGUSR2.
+import type { Logger } from 'pino';
+
+export type FailpointName =
+  | 'parts-copied' // every part's COPY done, before PREPARE TRANSACTION
+  | 'parts-prepared' // every extra part prepared, before the decision
+  | 'parts-decided' // the upload record committed, before any COMMIT PREPARED
+  | 'parts-between-commits'; // after the first COMMIT PREPARED, before the next
+
+const armed = new Set((process.env.POWERHOUSE_FAILPOINTS ?? '').split(',').filter(Boolean));
+const waiting: (() => void)[] = [];
+if (armed.size > 0) {
+  process.on('SIGUSR2', () => {
+    for (const resume of waiting.splice(0)) resume();
+  });
+}
+
+export function failpoint(name: FailpointName, log: Logger): Promise<void> | undefined {
+  if (!armed.has(name)) return undefined;
+  log.warn({ failpoint: name }, 'failpoint reached');
+  return new Promise<void>((resolve) => waiting.push(resolve));
+}
