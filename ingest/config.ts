@@ -28,6 +28,8 @@ export const ingestLimitsSchema = z.object({
   parallelCopyPartBytes: positiveInt.default(16 * 1024 ** 2),
   /** COPY backends this worker drives at once before it opens no more parts; default the parts' count. */
   parallelCopyBackends: positiveInt.optional(),
+  /** How often the worker looks for upload parts an interrupted upload left prepared; default 30 s (copy-parts/resolver.ts). */
+  preparedPartsCheckMs: positiveInt.optional(),
   shutdownGraceMs: z.number().int().nonnegative(),
   retryAfterSeconds: positiveInt,
 });

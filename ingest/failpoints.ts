@@ -1,6 +1,6 @@
 // Named points in the upload path where a fault test stops the worker, to kill it (SIGKILL) or restart
 // PostgreSQL under it at exactly that moment. Off unless POWERHOUSE_FAILPOINTS names them (comma-separated, read
-// once at start); a point reached logs "failpoint reached" and waits until the process gets SIGUSR2.
+// once at start); a point reached logs "failpoint reached" and waits until the process gets SIGUSR2, once.
 import type { Logger } from 'pino';
 
 export type FailpointName =
@@ -17,8 +17,9 @@ if (armed.size > 0) {
   });
 }
 
+/** Stops here once per process when armed (a retry on the same worker then runs through). */
 export function failpoint(name: FailpointName, log: Logger): Promise<void> | undefined {
-  if (!armed.has(name)) return undefined;
+  if (!armed.delete(name)) return undefined;
   log.warn({ failpoint: name }, 'failpoint reached');
   return new Promise<void>((resolve) => waiting.push(resolve));
 }

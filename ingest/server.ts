@@ -7,7 +7,7 @@ import type { DestinationStream, Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { BackupMonitor } from './backup-monitor';
 import { CopyBackendBudget } from './copy-parts/parts';
-import { PreparedPartsWatch } from './copy-parts/resolver';
+import { PREPARED_PARTS_CHECK_MS, PreparedPartsWatch } from './copy-parts/resolver';
 import type { IngestConfig } from './config';
 import { createOpsPool, createUploadPool, logIdleErrors } from './db-pools';
 import { createLifecycle } from './lifecycle';
@@ -33,8 +33,6 @@ export interface IngestServerDeps {
   serverWaitMs?: number;
   /** How often tokens made or revoked elsewhere are read from the database; default 15 s (token-store.ts). */
   tokenRefreshMs?: number;
-  /** How often orphaned upload parts are looked for (default RESOLVE_INTERVAL_MS; tests shorten it). */
-  partsResolveMs?: number;
 }
 
 export interface IngestServer {
@@ -123,7 +121,7 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
     tracker,
     inflight,
     opsPool,
-    parts: new PreparedPartsWatch(pool, log, deps.partsResolveMs),
+    parts: new PreparedPartsWatch(pool, log, limits.preparedPartsCheckMs ?? PREPARED_PARTS_CHECK_MS),
     parallel:
       limits.parallelCopyParts > 1
         ? {

@@ -89,11 +89,12 @@ async function decide(client: PoolClient, uploadId: string): Promise<'commit' | 
 }
 
 /** How often a worker looks for parts left prepared (a crash's, or another worker's that died). */
-export const RESOLVE_INTERVAL_MS = 30_000;
+export const PREPARED_PARTS_CHECK_MS = 30_000;
 
 /**
  * At start: whether PostgreSQL can prepare at all (max_prepared_transactions > 0; else parallel COPY is off), and
- * the parts an earlier run left; then every RESOLVE_INTERVAL_MS. A failed round (database away) waits for the next.
+ * the parts an earlier run left; then every intervalMs (limits.preparedPartsCheckMs). A failed round (the
+ * database away, or PgBouncer still refusing logins after a PostgreSQL restart) waits for the next.
  */
 export class PreparedPartsWatch {
   private timer?: NodeJS.Timeout;
@@ -101,7 +102,7 @@ export class PreparedPartsWatch {
   constructor(
     private readonly pool: Pool,
     private readonly log: Logger,
-    private readonly intervalMs = RESOLVE_INTERVAL_MS,
+    private readonly intervalMs: number,
   ) {}
 
   /** Resolves once and starts the timer; returns max_prepared_transactions. */
