@@ -17,6 +17,7 @@ import { uploadFile } from '../ingest/client';
 import { beforeEndpointRun, beforePsqlRun, openContext } from './bench-context';
 import { psqlCopy } from './psql-copy';
 import { writeRowFiles } from './row-files';
+import { median } from './stats';
 
 interface Candidate {
   name: string;
@@ -88,7 +89,6 @@ const WORKLOADS: readonly Workload[] = ['own', 'shared', 'single'];
 const SINGLE = new Set(['today', 'key_tm_id_cached', 'no_index', ENDPOINT.name]);
 
 const TABLE = 'public.schema_bench';
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
 function parseArgs(argv: string[]) {
   const get = (flag: string, dflt: number) => {

@@ -36,3 +36,8 @@ export function round(v: number): number {
   if (Math.abs(v) >= 100) return Math.round(v);
   return Number(v.toPrecision(3));
 }
+
+/** The middle value (the upper one of an even count), as the rotating-order benches report. */
+export function median(values: readonly number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+}

@@ -121,7 +121,8 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
     tracker,
     inflight,
     opsPool,
-    parts: new PreparedPartsWatch(pool, log, limits.preparedPartsCheckMs ?? PREPARED_PARTS_CHECK_MS),
+    // The ops pool (same role, so it may finish the parts): the timer never holds an upload connection.
+    parts: new PreparedPartsWatch(opsPool, log, limits.preparedPartsCheckMs ?? PREPARED_PARTS_CHECK_MS),
     parallel:
       limits.parallelCopyParts > 1
         ? {

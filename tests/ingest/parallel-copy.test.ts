@@ -57,14 +57,14 @@ const ROWS_OF: Record<Format, number> = { ndjson: ROWS, csv: ROWS, tsv: 150_000,
 const partsSeen: Record<string, number> = {};
 
 /**
- * Sends a third of the body, waits until PostgreSQL runs all four COPYs of the upload (parts open one after the
+ * Sends a third of the body, waits until PostgreSQL runs `copies` COPYs of the upload (parts open one after the
  * other once the data passed their share), then the rest: every part gets rows, whatever the machine's speed.
  */
-async function splitFourWays(format: Format, pieces: Buffer[], opts: UploadOptions) {
+async function splitInto(copies: number, format: Format, pieces: Buffer[], opts: UploadOptions) {
   const u = openUpload(live.url, 'file_rows', format, opts);
   const third = Math.ceil(pieces.length / 3);
   for (let i = 0; i < pieces.length && !u.settled; i++) {
-    if (i === third) await waitForCopyInProgress(live, { copies: 4 });
+    if (i === third) await waitForCopyInProgress(live, { copies });
     await u.write(pieces[i]);
   }
   u.end();
@@ -78,7 +78,7 @@ test.each<Format>(['ndjson', 'csv', 'tsv', 'pgcopy'])(
     const n = ROWS_OF[format];
     const { pieces, columns } = fileRowsBody(format, fileId, n);
     const key = `parallel-${format}-${fileId}`;
-    const r = await splitFourWays(format, pieces, { token: live.token, key, columns });
+    const r = await splitInto(4, format, pieces, { token: live.token, key, columns });
     expect({ status: r.status, rows: r.body.rows }).toEqual({ status: 201, rows: n });
     const rec = await record(String(r.body.uploadId));
     partsSeen[format] = rec.parts;
@@ -129,4 +129,43 @@ test('no split without an Idempotency-Key, or below the part size', async () => 
   expect(small.status).toBe(201);
   expect((await record(String(small.body.uploadId))).parts).toBe(1);
   expect(await countFile(live, a)).toEqual({ rows: ROWS, distinct: ROWS });
+});
+
+test('the current load decides: no part opens while uploads + parts reach parallelCopyBackends', async () => {
+  await live.reconfigureWorker((c) => ({
+    ...c,
+    limits: { ...c.limits, parallelCopyBackends: 2, parallelCopyPartBytes: 1024 * 1024 },
+  }));
+  try {
+    const files = [nextFile++, nextFile++];
+    const bodies = files.map((f) => fileRowsBody('ndjson', f, ROWS).pieces);
+    const uploads = files.map((f) =>
+      openUpload(live.url, 'file_rows', 'ndjson', { token: live.token, key: `load-${f}` }),
+    );
+    // Both running (2 COPY backends: the worker opens a COPY once it has 64 KiB of it) before either has a
+    // part's worth of data (1 MiB; 3 pieces are ~108 KB of NDJSON): 2 uploads + 0 parts = the limit.
+    for (const [j, u] of uploads.entries()) for (let i = 0; i < 3; i++) await u.write(bodies[j][i]);
+    await waitForCopyInProgress(live, { copies: 2 });
+    for (let i = 3; i < bodies[0].length; i++)
+      for (const [j, u] of uploads.entries()) await u.write(bodies[j][i]);
+    for (const u of uploads) u.end();
+    for (const [j, u] of uploads.entries()) {
+      const r = answered(await u.outcome);
+      expect(r.status).toBe(201);
+      expect((await record(String(r.body.uploadId))).parts).toBe(1);
+      expect(await countFile(live, files[j])).toEqual({ rows: ROWS, distinct: ROWS });
+    }
+    // Alone, the same upload takes the one backend left: 2 parts.
+    const alone = nextFile++;
+    const r = await splitInto(2, 'ndjson', fileRowsBody('ndjson', alone, ROWS).pieces, {
+      token: live.token,
+      key: `alone-${alone}`,
+    });
+    expect((await record(String(r.body.uploadId))).parts).toBe(2);
+  } finally {
+    await live.reconfigureWorker((c) => ({
+      ...c,
+      limits: { ...c.limits, parallelCopyBackends: 8, parallelCopyPartBytes: 128 * 1024 },
+    }));
+  }
 });

@@ -655,7 +655,7 @@ describe('catalog', () => {
       const versions = await stack.sql<{ version: number }>(
         'SELECT version FROM powerhouse.schema_migrations ORDER BY 1',
       );
-      expect(versions.map((v) => v.version)).toEqual([1, 2, 3, 4]);
+      expect(versions.map((v) => v.version)).toEqual([1, 2, 3, 4, 5]);
       await stack.sql('ALTER TABLE keyed ADD COLUMN extra text');
       const before = await upload(w.url, 'keyed', 'ndjson', '{"k":"r1","val":"v","extra":"e"}\n');
       expect(before.status).toBe(400);

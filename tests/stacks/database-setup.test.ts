@@ -114,7 +114,7 @@ beforeAll(async () => {
     ['--import', 'tsx', path.join(__dirname, '../../ingest/main.ts'), '--migrate', configFile],
     { env: { ...process.env, [OWNER_URL_ENV]: d.dsn.owner } },
   );
-  expect(migrated.stdout).toMatch(/applied migrations 1, 2, 3, 4; privileges set on 2 allowlisted table/);
+  expect(migrated.stdout).toMatch(/applied migrations 1, 2, 3, 4, 5; privileges set on 2 allowlisted table/);
   // One upload through the worker, with the deployment's own config (ingest role only).
   const worker = createIngestServer(
     parseIngestConfig({
