@@ -205,4 +205,32 @@ describe('TSV framer: field size as stored (property)', () => {
       { numRuns: 300 },
     );
   });
+
+  // Plain lines (no backslash or CR, the right tab count, no longer than maxFieldBytes) are counted by a native
+  // fast path; fed one byte per chunk the framer never takes it. Both must give the same rows, bytes and error.
+  it('the plain-line fast path agrees with the byte-by-byte scan: rows, output, the error and its row', async () => {
+    const line = fc.oneof(
+      fc.constant('1\tab\tc\n'), // plain
+      fc.constant('22\tabcdef\tg\n'), // plain, 12 bytes: longer than the limit, fields are not
+      fc.constant('1\ta\\tb\tc\n'), // an escape
+      fc.constant('1\tab\n'), // too few fields
+      fc.constant('1\t123456789\tc\n'), // a field over the limit
+      fc.constant('1\ta\tb\r\n'), // a CR
+      fc.constant('\n'), // an empty line
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(line, { minLength: 1, maxLength: 40 }), async (lines) => {
+        const body = Buffer.from(lines.join(''));
+        const opts = tsv({ requestedColumns: ['tm_id', 'source', 'target'], maxFieldBytes: 8 });
+        const whole = await runEncoder(opts, [body]);
+        const bytes = await runEncoder(opts, splitEvery(body, 1));
+        expect({ rows: whole.rows, error: whole.error?.message, out: whole.output.toString() }).toEqual({
+          rows: bytes.rows,
+          error: bytes.error?.message,
+          out: bytes.output.toString(),
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
