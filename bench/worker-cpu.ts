@@ -1,0 +1,149 @@
+// `npm run bench:worker-cpu`: the ingest worker's own CPU time per million rows while N uploads run at once
+// (default 40 × 50,000 TM rows, each uploader its own token, files streamed as the main bench does), per body format: user + system seconds of the worker
+// process from /proc/<pid>/stat around the uploads, so time it waits or PostgreSQL's CPU never counts. On a machine
+// where the worker and PostgreSQL share the cores, every CPU second the worker saves is PostgreSQL's. Rounds in
+// rotating format order, medians. To compare two versions, run it in each checkout alternately (ABBA) with --tag.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { customTier } from '../config-templates';
+import { tmRows, TM_COLUMNS, type TmRow } from '../ingest/client/tm-rows';
+import { startLocalStack } from '../stacks/local-processes/stack';
+import { uploadFile } from './http-upload';
+import type { RowFormat } from './row-encoders';
+import { writeRowFiles } from './row-files';
+import { median } from './stats';
+
+const FORMATS: readonly RowFormat[] = ['tsv', 'pgcopy'];
+
+function parseArgs(argv: string[]) {
+  const get = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  return {
+    users: Number(get('--users') ?? 40),
+    rows: Number(get('--rows') ?? 50_000),
+    rounds: Number(get('--rounds') ?? 3),
+    tag: get('--tag'),
+  };
+}
+
+/** User and system CPU seconds of a process so far (proc(5): fields 14 and 15, in clock ticks). */
+function cpuSeconds(pid: number): { user: number; system: number } {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const hz = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return { user: Number(f[11]) / hz, system: Number(f[12]) / hz };
+}
+
+async function main(): Promise<void> {
+  const { users, rows, rounds, tag } = parseArgs(process.argv.slice(2));
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'powerhouse-bench-cpu-'));
+  fs.chmodSync(work, 0o755);
+  const tier = customTier(
+    { cores: os.cpus().length, ramMiB: Math.floor(os.totalmem() / 2 ** 20), disk: 'ssd' },
+    users,
+    'detect',
+  );
+  const stack = await startLocalStack({
+    dataDir: path.join(work, 'stack'),
+    tier,
+    ingestPort: 0,
+    bouncerPort: 0,
+    logLevel: 'warn',
+    worker: 'child',
+    extraTokens: users,
+  });
+  const admin = new Client({ connectionString: stack.superuserUrl, application_name: 'bench-admin' });
+  const perM: Record<string, number[]> = {};
+  const userShare: Record<string, number[]> = {};
+  try {
+    await admin.connect();
+    log(`writing ${users} × ${rows} rows as ${FORMATS.join(', ')}`);
+    const files = Array.from({ length: users }, (_, u) => {
+      const gen = (function* (): Generator<TmRow> {
+        for (const r of tmRows(u + 1, rows, 0)) yield { ...r, tmId: 1000 + u };
+      })();
+      return writeRowFiles(work, `user-${u}`, gen, FORMATS);
+    });
+    for (let round = 0; round < rounds; round++) {
+      for (const format of FORMATS.map((_, i) => FORMATS[(i + round) % FORMATS.length])) {
+        await admin.query('TRUNCATE public.tm_entries');
+        await admin.query('CHECKPOINT');
+        const pid = stack.workerPid!;
+        const before = cpuSeconds(pid);
+        const results = await Promise.all(
+          files.map((f, i) =>
+            uploadFile({
+              baseUrl: stack.ingestUrl,
+              token: stack.tokens[i],
+              table: 'tm_entries',
+              format,
+              file: f[format]!.path,
+              columns: TM_COLUMNS,
+              idempotencyKey: `cpu-${round}-${format}-${i}`,
+            }),
+          ),
+        );
+        const failed = results.find((r) => !r.ok);
+        if (failed) throw new Error(`${format}: an upload failed: ${failed.status} ${failed.error}`);
+        const after = cpuSeconds(pid);
+        const n = Number(
+          (await admin.query<{ n: string }>('SELECT count(*) AS n FROM public.tm_entries')).rows[0].n,
+        );
+        if (n !== users * rows) throw new Error(`${format}: ${n} rows stored, expected ${users * rows}`);
+        const user = after.user - before.user;
+        const total = user + after.system - before.system;
+        (perM[format] ??= []).push(total / (n / 1e6));
+        (userShare[format] ??= []).push(user / total);
+        log(
+          `round ${round + 1}/${rounds} ${format.padEnd(6)} worker ${(total / (n / 1e6)).toFixed(2)} CPU-s per M rows`,
+        );
+      }
+    }
+  } finally {
+    await admin.end().catch(() => undefined);
+    await stack.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      encoding: 'utf8',
+      cwd: __dirname,
+    }).trim();
+  } catch {
+    // not a git checkout
+  }
+  const lines = [
+    `# Worker CPU per million rows, ${users} uploads at once`,
+    '',
+    `Measured ${new Date().toISOString()} at commit ${commit} on ${os.cpus().length} cores (load ${os.loadavg()[0].toFixed(2)} at the end); ` +
+      `${users} × ${rows} TM rows per round, files streamed over HTTP (bench/http-upload.ts), one token per uploader; the worker's user + system ` +
+      `CPU from /proc/<pid>/stat around each round; medians of ${rounds} rounds, formats in rotating order.`,
+    '',
+    '| body format | worker CPU-s per M rows (median) | user share | every round |',
+    '|---|---|---|---|',
+    ...FORMATS.map(
+      (f) =>
+        `| ${f} | ${median(perM[f]).toFixed(2)} | ${Math.round(100 * median(userShare[f]))}% | ${perM[f].map((v) => v.toFixed(2)).join(', ')} |`,
+    ),
+  ];
+  const dir = path.join(__dirname, 'results');
+  const name = tag ? `worker-cpu-${tag}` : 'worker-cpu-latest';
+  fs.writeFileSync(path.join(dir, `${name}.md`), `${lines.join('\n')}\n`);
+  fs.writeFileSync(
+    path.join(dir, `${name}.json`),
+    `${JSON.stringify({ measuredAt: new Date().toISOString(), commit, users, rows, rounds, perM, userShare }, null, 2)}\n`,
+  );
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
