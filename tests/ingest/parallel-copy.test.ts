@@ -137,24 +137,26 @@ test('the current load decides: no part opens while uploads + parts reach parall
     limits: { ...c.limits, parallelCopyBackends: 2, parallelCopyPartBytes: 1024 * 1024 },
   }));
   try {
-    const files = [nextFile++, nextFile++];
-    const bodies = files.map((f) => fileRowsBody('ndjson', f, ROWS).pieces);
-    const uploads = files.map((f) =>
-      openUpload(live.url, 'file_rows', 'ndjson', { token: live.token, key: `load-${f}` }),
+    // Another upload holds the second backend (it stays open, with a COPY running, until the big one is done):
+    // 2 uploads + 0 parts = the limit, so the big one is never split, however large.
+    const held = nextFile++;
+    const heldBody = fileRowsBody('ndjson', held, 3000).pieces;
+    const h = openUpload(live.url, 'file_rows', 'ndjson', { token: live.token, key: `held-${held}` });
+    for (const piece of heldBody.slice(0, 5)) await h.write(piece);
+    await waitForCopyInProgress(live, { copies: 1 });
+    const big = nextFile++;
+    const r1 = answered(
+      await upload(live.url, 'file_rows', 'ndjson', fileRowsBody('ndjson', big, ROWS).pieces, {
+        token: live.token,
+        key: `big-${big}`,
+      }),
     );
-    // Both running (2 COPY backends: the worker opens a COPY once it has 64 KiB of it) before either has a
-    // part's worth of data (1 MiB; 3 pieces are ~108 KB of NDJSON): 2 uploads + 0 parts = the limit.
-    for (const [j, u] of uploads.entries()) for (let i = 0; i < 3; i++) await u.write(bodies[j][i]);
-    await waitForCopyInProgress(live, { copies: 2 });
-    for (let i = 3; i < bodies[0].length; i++)
-      for (const [j, u] of uploads.entries()) await u.write(bodies[j][i]);
-    for (const u of uploads) u.end();
-    for (const [j, u] of uploads.entries()) {
-      const r = answered(await u.outcome);
-      expect(r.status).toBe(201);
-      expect((await record(String(r.body.uploadId))).parts).toBe(1);
-      expect(await countFile(live, files[j])).toEqual({ rows: ROWS, distinct: ROWS });
-    }
+    expect(r1.status).toBe(201);
+    expect((await record(String(r1.body.uploadId))).parts).toBe(1);
+    expect(await countFile(live, big)).toEqual({ rows: ROWS, distinct: ROWS });
+    for (const piece of heldBody.slice(5)) await h.write(piece);
+    h.end();
+    expect(answered(await h.outcome).status).toBe(201);
     // Alone, the same upload takes the one backend left: 2 parts.
     const alone = nextFile++;
     const r = await splitInto(2, 'ndjson', fileRowsBody('ndjson', alone, ROWS).pieces, {
