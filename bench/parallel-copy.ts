@@ -16,6 +16,7 @@ import { beforeEndpointRun, beforePsqlRun, openContext } from './bench-context';
 import { psqlCopy } from './psql-copy';
 import { writeRowFiles } from './row-files';
 import { median } from './stats';
+import { writeResults } from './results-file';
 
 type Side = 'psql' | 'K=1' | 'K=2' | 'K=4';
 
@@ -178,14 +179,13 @@ function report(r: {
       'rows). On a tier with idle cores each part is another backend parsing and inserting in parallel; measure ' +
       'there with `npm run bench:parallel` before relying on a figure.',
   );
-  const dir = path.join(__dirname, 'results');
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'parallel-latest.md'), `${lines.join('\n')}\n`);
-  fs.writeFileSync(
-    path.join(dir, 'parallel-latest.json'),
-    `${JSON.stringify({ measuredAt: new Date().toISOString(), cores: os.cpus().length, ...r, waits: Object.fromEntries(Object.entries(r.waits).map(([k, v]) => [k, Object.fromEntries(v)])) }, null, 2)}\n`,
-  );
-  process.stdout.write(`${lines.join('\n')}\n`);
+  const waits = Object.fromEntries(Object.entries(r.waits).map(([k, v]) => [k, Object.fromEntries(v)]));
+  writeResults('parallel-latest', lines.join('\n'), {
+    measuredAt: new Date().toISOString(),
+    cores: os.cpus().length,
+    ...r,
+    waits,
+  });
 }
 
 main().catch((err) => {

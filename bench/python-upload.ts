@@ -14,6 +14,7 @@ import { uploadRows } from '../ingest/client';
 import { TM_COLUMNS, tmRows } from '../ingest/client/tm-rows';
 import { startLocalStack } from '../stacks/local-processes/stack';
 import { connectionFromUrl, psqlCopy } from './psql-copy';
+import { writeResults } from './results-file';
 import { writeRowFiles } from './row-files';
 
 const ROOT = path.join(__dirname, '..');
@@ -156,13 +157,7 @@ async function main(): Promise<void> {
         `${report.ratios.pythonToPsql}×; TypeScript / psql: ${report.ratios.typescriptToPsql}×.`,
       '',
     ].join('\n');
-    fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
-    fs.writeFileSync(
-      path.join(ROOT, 'bench/results/python-latest.json'),
-      JSON.stringify(report, null, 2) + '\n',
-    );
-    fs.writeFileSync(path.join(ROOT, 'bench/results/python-latest.md'), md);
-    process.stdout.write(md);
+    writeResults('python-latest', md, report);
   } finally {
     await admin.end().catch(() => undefined);
     await stack.stop();

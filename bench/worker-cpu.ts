@@ -15,6 +15,7 @@ import { uploadFile } from './http-upload';
 import type { RowFormat } from './row-encoders';
 import { writeRowFiles } from './row-files';
 import { median } from './stats';
+import { writeResults } from './results-file';
 
 const FORMATS: readonly RowFormat[] = ['tsv', 'pgcopy'];
 
@@ -133,14 +134,15 @@ async function main(): Promise<void> {
         `| ${f} | ${median(perM[f]).toFixed(2)} | ${Math.round(100 * median(userShare[f]))}% | ${perM[f].map((v) => v.toFixed(2)).join(', ')} |`,
     ),
   ];
-  const dir = path.join(__dirname, 'results');
-  const name = tag ? `worker-cpu-${tag}` : 'worker-cpu-latest';
-  fs.writeFileSync(path.join(dir, `${name}.md`), `${lines.join('\n')}\n`);
-  fs.writeFileSync(
-    path.join(dir, `${name}.json`),
-    `${JSON.stringify({ measuredAt: new Date().toISOString(), commit, users, rows, rounds, perM, userShare }, null, 2)}\n`,
-  );
-  process.stdout.write(`${lines.join('\n')}\n`);
+  writeResults(tag ? `worker-cpu-${tag}` : 'worker-cpu-latest', lines.join('\n'), {
+    measuredAt: new Date().toISOString(),
+    commit,
+    users,
+    rows,
+    rounds,
+    perM,
+    userShare,
+  });
 }
 
 main().catch((err) => {

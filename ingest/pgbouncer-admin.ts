@@ -7,10 +7,10 @@ export interface PgBouncerSnapshot {
   stats: Record<string, unknown>[];
 }
 
-const CONNECT_TIMEOUT_MS = 5_000;
+export const CONNECT_TIMEOUT_MS = 5_000;
 
 /** Console counters come back as int8 text; plain numbers read better in JSON. */
-function tidy(row: Record<string, unknown>): Record<string, unknown> {
+export function tidy(row: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(row)) {
     out[k] = typeof v === 'string' && /^-?\d{1,15}$/.test(v) ? Number(v) : v;

@@ -16,6 +16,8 @@ import { createMetrics, registerBackupMetrics } from './metrics';
 import { PoolWarmer } from './pool-warmer';
 import type { RouteContext, WorkerState } from './routes/context';
 import { requestListener } from './routes/router';
+import { StatusCollector } from './status/collect';
+import { ThroughputHistory } from './status/history';
 import { TokenStore } from './token-store';
 import { SERVER_WAIT_MS } from './upload';
 import { UploadSlots } from './upload-slots';
@@ -33,6 +35,8 @@ export interface IngestServerDeps {
   serverWaitMs?: number;
   /** How often tokens made or revoked elsewhere are read from the database; default 15 s (token-store.ts). */
   tokenRefreshMs?: number;
+  /** The dashboard's throughput interval; default 5 s (status/history.ts). */
+  historyIntervalMs?: number;
 }
 
 export interface IngestServer {
@@ -90,6 +94,17 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
   const metrics = createMetrics(pool, { defaultMetrics: deps.defaultMetrics });
   const backup = config.backup && new BackupMonitor(config.backup, opsPool, log);
   if (backup) registerBackupMetrics(metrics.registry, () => backup.report());
+  const history = new ThroughputHistory(tracker, metrics.queueWait, deps.historyIntervalMs);
+  const status = new StatusCollector({
+    limits,
+    tracker,
+    uploadPool: pool,
+    opsPool,
+    history,
+    pgbouncerAdminUrl: config.pgbouncerAdminUrl,
+    backup,
+    catalog: () => [...state.catalog.values()],
+  });
   const ctx: RouteContext = {
     config,
     limits,
@@ -103,6 +118,7 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
     state,
     tokens,
     backup,
+    status,
   };
   const inflight = new Set<Promise<void>>();
   const server = createServer(
@@ -140,10 +156,19 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
     tokens,
   });
 
+  // The dashboard's parts outlive no request: stopped once the lifecycle has closed (before a caller ends
+  // PgBouncer, so its console connection ends cleanly).
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= lifecycle.close().finally(() => Promise.all([history.stop(), status.close()])));
   return {
-    listen: (port = config.listen.port, host = config.listen.host) => lifecycle.listen(port, host),
+    listen: async (port = config.listen.port, host = config.listen.host) => {
+      const url = await lifecycle.listen(port, host);
+      history.start();
+      return url;
+    },
     reload: (next) => lifecycle.reload(next),
-    close: () => lifecycle.close(),
+    close,
     get url() {
       if (!lifecycle.url) throw new Error('the ingest server is not listening yet');
       return lifecycle.url;

@@ -1,6 +1,6 @@
 // In-memory state of uploads: live ones (progress, the in-process Idempotency-Key claim, shutdown aborts)
 // and recently finished ones (so a failed upload can still be looked up). Committed uploads are also in
-// powerhouse.uploads, which outlives this process.
+// powerhouse.uploads, which outlives this process. The ops dashboard reads the same state (ingest/status/).
 
 export type UploadState = 'receiving' | 'committing' | 'committed' | 'failed';
 
@@ -19,6 +19,8 @@ export interface TrackedUpload {
   readonly table: string;
   readonly idempotencyKey: string | undefined;
   readonly startedAt: number;
+  /** The body size the request declared (Content-Length), the dashboard's progress total; absent when chunked. */
+  readonly declaredBytes?: number;
   state: UploadState;
   bytes: number;
   rows: () => number;
@@ -36,14 +38,23 @@ function keyOf(tokenId: string, table: string, key: string): string {
   return `${tokenId}\0${table}\0${key}`;
 }
 
+/** A finished upload as this process remembers it (for lookups and the dashboard). */
+export interface FinishedUpload {
+  readonly status: UploadStatus;
+  readonly tokenId: string;
+  readonly key?: string;
+  readonly startedAt: number;
+  /** When it finished (ms since the epoch). */
+  readonly at: number;
+}
+
 export class UploadTracker {
   private readonly live = new Map<string, TrackedUpload>();
   private readonly claims = new Map<string, string>();
   /** Insertion-ordered: the oldest entries are dropped first. */
-  private readonly finished = new Map<
-    string,
-    { status: UploadStatus; tokenId: string; key?: string; at: number }
-  >();
+  private readonly finished = new Map<string, FinishedUpload>();
+  /** Rows and body bytes read by uploads that have finished (whatever their outcome), since start. */
+  private readonly done = { rows: 0, bytes: 0 };
 
   /** Claims the Idempotency-Key in this process; false when an upload with it is running here (→ 409). */
   claim(upload: TrackedUpload): boolean {
@@ -58,7 +69,10 @@ export class UploadTracker {
 
   /** Ends a live upload; `remember` keeps its final status for lookups (not for replays, which wrote nothing). */
   finish(upload: TrackedUpload, remember = true): void {
-    this.live.delete(upload.id);
+    if (this.live.delete(upload.id)) {
+      this.done.rows += upload.rows();
+      this.done.bytes += upload.bytes;
+    }
     if (upload.idempotencyKey !== undefined) {
       const k = keyOf(upload.tokenId, upload.table, upload.idempotencyKey);
       if (this.claims.get(k) === upload.id) this.claims.delete(k);
@@ -68,6 +82,7 @@ export class UploadTracker {
       status: statusOf(upload),
       tokenId: upload.tokenId,
       key: upload.idempotencyKey,
+      startedAt: upload.startedAt,
       at: Date.now(),
     });
     this.prune();
@@ -75,6 +90,23 @@ export class UploadTracker {
 
   get liveUploads(): TrackedUpload[] {
     return [...this.live.values()];
+  }
+
+  /** Rows and body bytes read since start by every upload, finished or live (only ever grows). */
+  received(): { rows: number; bytes: number } {
+    let { rows, bytes } = this.done;
+    for (const u of this.live.values()) {
+      rows += u.rows();
+      bytes += u.bytes;
+    }
+    return { rows, bytes };
+  }
+
+  /** Finished uploads remembered since `sinceMs` (at most 1 hour and 10 000 back), newest first. */
+  finishedSince(sinceMs: number): FinishedUpload[] {
+    const out: FinishedUpload[] = [];
+    for (const f of this.finished.values()) if (f.at >= sinceMs) out.push(f);
+    return out.reverse();
   }
 
   /** Status of an upload this process ran, if the token owns it. */

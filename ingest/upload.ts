@@ -67,6 +67,8 @@ export interface UploadRequest {
   readonly format: UploadFormat;
   readonly requestedColumns?: string[];
   readonly idempotencyKey?: string;
+  /** The request's Content-Length, when it has one. */
+  readonly declaredBytes?: number;
 }
 
 export interface UploadOutcome {
@@ -188,6 +190,7 @@ class UploadRun {
       table: u.table.name,
       idempotencyKey: u.idempotencyKey,
       startedAt: Date.now(),
+      declaredBytes: Number.isSafeInteger(u.declaredBytes) ? u.declaredBytes : undefined,
       state: 'receiving',
       bytes: 0,
       rows: () => this.encoder?.rowsSeen() ?? 0,

@@ -18,15 +18,28 @@ import { dbSetupFiles, dbSetupSecrets } from './database-setup';
 import type { Deployment } from './deployment';
 import {
   bootstrapScript,
+  caddyAdminNetworks,
   caddyfile,
   HOST,
   INGEST_HTTPS_PORT,
   installWorkerScript,
+  LOOPBACK_CIDRS,
   migrateScript,
   tlsCertScript,
   WORKER_LISTEN,
   workerUnit,
 } from './host-files';
+
+/** The host's Caddyfile: HTTPS on 443 in front of the worker, the admin routes for the admin networks. */
+export function hostCaddyfile(): string {
+  return caddyfile({
+    port: INGEST_HTTPS_PORT,
+    cert: HOST.tlsCert,
+    key: HOST.tlsKey,
+    upstream: `${WORKER_LISTEN.host}:${WORKER_LISTEN.port}`,
+    adminNetworks: HOST.caddyAdminNetworks,
+  });
+}
 
 /** Hetzner's limit for user_data. */
 export const USER_DATA_LIMIT_BYTES = 32 * 1024;
@@ -151,16 +164,9 @@ export function userData(o: UserDataOptions): string {
       }),
       '0755',
     ),
-    packed(
-      HOST.caddyfileStaged,
-      caddyfile({
-        port: INGEST_HTTPS_PORT,
-        cert: HOST.tlsCert,
-        key: HOST.tlsKey,
-        upstream: `${WORKER_LISTEN.host}:${WORKER_LISTEN.port}`,
-      }),
-      '0644',
-    ),
+    packed(HOST.caddyfileStaged, hostCaddyfile(), '0644'),
+    // This host only, until the first apply writes the stack's admin_cidrs (powerhouse-apply).
+    packed(HOST.caddyAdminNetworksStaged, caddyAdminNetworks(LOOPBACK_CIDRS), '0644'),
     plain(HOST.hostEnv, `TIER=${o.tier}\nDATA_VOLUME_GB=${VOLUME_MARKER}\n`, '0644'),
   ];
   const config = {

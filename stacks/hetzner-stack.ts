@@ -34,7 +34,7 @@ import { userData, USER_DATA_LIMIT_BYTES } from './cloud-init';
 import { Firewall, HcloudProvider, Network, NetworkSubnet, Server, SshKey, Volume } from './hcloud';
 import { assertValidWorkerConfig, describeDeployment } from './deployment';
 import { clientTableNames, connectInfoExpression } from './connect-info';
-import { APPLY_UPLOAD, hostApplyScript } from './host-apply';
+import { ADMIN_CIDRS_MARKER, APPLY_UPLOAD, hostApplyScript } from './host-apply';
 import { NO_REPOSITORY_WARNING } from './host-backup';
 import { hetznerTarget, HOST, INGEST_HTTPS_PORT } from './host-files';
 import { IngestTls } from './ingest-tls';
@@ -189,7 +189,8 @@ export class HetznerStack extends TerraformStack {
     const adminCidrs = new TerraformVariable(this, 'admin_cidrs', {
       type: 'list(string)',
       default: props.adminCidrs ? [...props.adminCidrs] : undefined,
-      description: 'Networks allowed to SSH to the server (and Terraform must be in one of them).',
+      description:
+        'Networks allowed to SSH to the server and to reach the ops dashboard and admin routes over HTTPS (and Terraform must be in one of them).',
       validation: cidrListValidation('admin_cidrs', false),
     });
     const clientCidrs = new TerraformVariable(this, 'client_cidrs', {
@@ -304,6 +305,12 @@ export class HetznerStack extends TerraformStack {
       rule: [
         rule(22, adminCidrs.listValue, 'SSH from admin networks'),
         rule(INGEST_HTTPS_PORT, clientCidrs.listValue, 'ingest endpoint (HTTPS) from client networks'),
+        // The ops dashboard and the admin routes on the same port; Caddy answers them to admin_cidrs only.
+        rule(
+          INGEST_HTTPS_PORT,
+          adminCidrs.listValue,
+          'ops dashboard and admin routes (HTTPS) from admin networks',
+        ),
         rule(bouncerPort, clientCidrs.listValue, 'PgBouncer from client networks'),
         {
           direction: 'in',
@@ -379,7 +386,9 @@ export class HetznerStack extends TerraformStack {
     // script carries the role setup, the migrate step, the worker's unit and config and the secrets, filled in
     // by Terraform (so its content is sensitive, and its provisioner's output hidden).
     const apply = hostApplyScript({ tier, deployment, privateIp: PRIVATE_NETWORK.serverIp });
-    const applyContent = fillPlaceholders(apply, escapeTerraform, (n, form) => secrets.ref(n, form));
+    const applyContent = fillPlaceholders(apply, escapeTerraform, (n, form) => secrets.ref(n, form))
+      .split(ADMIN_CIDRS_MARKER)
+      .join('${join(" ", var.admin_cidrs)}');
     // The repository's file: Terraform fills in the variables (sensitive: it holds the keys and the cipher pass).
     const orEmpty = (v: string) => `\${var.${v} == null ? "" : var.${v}}`;
     const repositoryConf = renderRepositoryConf(
@@ -405,6 +414,8 @@ export class HetznerStack extends TerraformStack {
           '${nonsensitive(sha256(jsonencode([var.backup_s3_bucket, var.backup_s3_endpoint, var.backup_s3_region, var.backup_s3_access_key, var.backup_s3_secret_key])))}',
         // The description as synthesized (placeholders, not secrets): a change re-runs powerhouse-apply.
         host_files: createHash('sha256').update(apply).digest('hex'),
+        // New admin networks re-run powerhouse-apply, which writes them for Caddy.
+        admin_cidrs: '${join(",", var.admin_cidrs)}',
         // A new certificate (and with it a new key) must reach the host (public: the key is not a trigger).
         tls_certificate: this.ingestTls.certificatePem,
       },

@@ -6,9 +6,12 @@
 // installs the ingest endpoint's key and certificate that Terraform made and uploaded (stacks/ingest-tls.ts).
 import { gzipSync } from 'node:zlib';
 import { ROLES, SECRET_ENV } from '../config-templates';
-import { deploymentHostFiles, type UserDataOptions } from './cloud-init';
+import { deploymentHostFiles, hostCaddyfile, type UserDataOptions } from './cloud-init';
 import { backupHostFiles } from './host-backup';
-import { HOST } from './host-files';
+import { caddyAdminNetworks, HOST } from './host-files';
+
+/** Stands for the stack's admin_cidrs (space-separated) until the stack puts Terraform's expression there. */
+export const ADMIN_CIDRS_MARKER = '@@input:admin_cidrs@@';
 
 /** Where Terraform's file provisioner leaves the script. */
 export const APPLY_UPLOAD = '/root/powerhouse-apply';
@@ -18,7 +21,18 @@ const EOF = 'POWERHOUSE_APPLY_EOF';
 export function hostApplyScript(o: Pick<UserDataOptions, 'tier' | 'deployment' | 'privateIp'>): string {
   const d = o.deployment;
   const pgPort = d.target.postgres.port;
-  const files = [...deploymentHostFiles(o), ...backupHostFiles(d)];
+  const files = [
+    ...deploymentHostFiles(o),
+    ...backupHostFiles(d),
+    // Caddy: this version's Caddyfile, and who may reach the admin routes (plain: Terraform fills admin_cidrs in).
+    { path: HOST.caddyfileStaged, mode: '0644', content: hostCaddyfile() },
+    {
+      path: HOST.caddyAdminNetworksStaged,
+      mode: '0644',
+      content: caddyAdminNetworks(ADMIN_CIDRS_MARKER),
+      secret: true,
+    },
+  ];
   const bp = d.target.backup?.paths;
   const backupDirs = bp ? `${bp.spoolPath} ${bp.logPath}` : '';
   const puts = files.map((f) => {
@@ -75,9 +89,17 @@ rm -f "$tls_crt" "$tls_key"
 
 chgrp powerhouse ${HOST.ingestConfig}; chmod 0640 ${HOST.ingestConfig}
 systemctl daemon-reload
+# Caddy's config: the Caddyfile and the admin networks, installed (and Caddy reloaded) when either changed.
+caddy_changed=0
+for pair in ${HOST.caddyfileStaged}:/etc/caddy/Caddyfile ${HOST.caddyAdminNetworksStaged}:${HOST.caddyAdminNetworks}; do
+  if ! cmp -s "\${pair%%:*}" "\${pair#*:}"; then install -m 0644 "\${pair%%:*}" "\${pair#*:}"; caddy_changed=1; fi
+done
 if [ "$ingest_tls_changed" = 1 ]; then
   echo "powerhouse-apply: installing Terraform's ingest certificate ($(openssl x509 -in ${HOST.tlsCert} -noout -fingerprint -sha256)): restarting Caddy"
   systemctl restart caddy
+elif [ "$caddy_changed" = 1 ]; then
+  echo "powerhouse-apply: Caddy's config changed (admin networks: $(sed -n 's/^not remote_ip //p' ${HOST.caddyAdminNetworks})): reloading Caddy"
+  systemctl reload caddy
 fi
 
 # PgBouncer's TLS certificate: hosts made before client TLS have none (the script keeps an existing one).

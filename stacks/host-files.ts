@@ -18,6 +18,9 @@ export const HOST = {
   rolesSql: '/etc/powerhouse/sql/roles.sql',
   userlistSql: '/etc/powerhouse/sql/userlist.sql',
   caddyfileStaged: '/etc/powerhouse/Caddyfile',
+  /** `not remote_ip <admin_cidrs>`, as powerhouse-apply writes it; the Caddyfile imports the installed copy. */
+  caddyAdminNetworksStaged: '/etc/powerhouse/caddy-admin-networks',
+  caddyAdminNetworks: '/etc/caddy/admin-networks',
   tlsDir: '/etc/powerhouse/tls',
   tlsCert: '/etc/powerhouse/tls/ingest.crt',
   tlsKey: '/etc/powerhouse/tls/ingest.key',
@@ -189,9 +192,17 @@ openssl x509 -in "$crt" -noout -fingerprint -sha256
 
 /**
  * Caddy in front of the worker: TLS with the host's certificate, request bodies streamed to the worker (Caddy
- * does not buffer them and sets no body read timeout; the worker has its own idle timeout).
+ * does not buffer them and sets no body read timeout; the worker has its own idle timeout). The ops dashboard
+ * and the admin routes answer only clients in the admin networks: `adminNetworks` is the file with the
+ * matcher line (caddyAdminNetworks()); anyone else gets the contract's 403 from Caddy itself.
  */
-export function caddyfile(opts: { port: number; cert: string; key: string; upstream: string }): string {
+export function caddyfile(opts: {
+  port: number;
+  cert: string;
+  key: string;
+  upstream: string;
+  adminNetworks: string;
+}): string {
   return `# db-powerhouse: TLS in front of the ingest worker (stacks/host-files.ts).
 {
 	auto_https disable_redirects
@@ -201,6 +212,13 @@ export function caddyfile(opts: { port: number; cert: string; key: string; upstr
 
 :${opts.port} {
 	tls ${opts.cert} ${opts.key}
+	# The dashboard (/admin) and /v1/admin/*: from admin_cidrs only (the file says which, see powerhouse-apply).
+	@admin_elsewhere {
+		path /admin /admin/* /v1/admin/*
+		import ${opts.adminNetworks}
+	}
+	header @admin_elsewhere Content-Type "application/json; charset=utf-8"
+	respond @admin_elsewhere \`{"error":"forbidden","message":"the dashboard and the admin routes answer the admin networks (admin_cidrs) only"}\` 403
 	reverse_proxy ${opts.upstream} {
 		# Responses are small JSON; uploads stream in, nothing is buffered.
 		flush_interval -1
@@ -208,6 +226,16 @@ export function caddyfile(opts: { port: number; cert: string; key: string; upstr
 }
 `;
 }
+
+/** The admin networks' matcher line for the Caddyfile: everyone outside `cidrs` (space-separated CIDRs). */
+export function caddyAdminNetworks(cidrs: string): string {
+  return `# db-powerhouse: who may reach /admin and /v1/admin/* through Caddy (admin_cidrs; stacks/host-files.ts).
+not remote_ip ${cidrs}
+`;
+}
+
+/** Until the first apply writes admin_cidrs: this host only. */
+export const LOOPBACK_CIDRS = '127.0.0.1/32 ::1/128';
 
 export function workerUnit(settings: Settings): string {
   // Uploads in flight get shutdownGraceMs after SIGTERM, plus time for their rollbacks, before systemd kills.
@@ -358,8 +386,10 @@ done
 [ $bouncer_up = 1 ] || { echo "powerhouse-bootstrap: PgBouncer does not answer on port ${o.bouncerPort} over TLS: $probe"; journalctl -u pgbouncer -n 30 --no-pager; exit 1; }
 
 step "TLS certificate and Caddy"
-# A stand-in so that Caddy starts: the first apply (powerhouse-apply) replaces it by Terraform's certificate.
+# Stand-ins so that Caddy starts: the first apply (powerhouse-apply) replaces them by Terraform's certificate
+# and the stack's admin_cidrs.
 ${HOST.tlsScript} ${HOST.tlsDir} caddy "$public_ip" ${o.privateIp} 127.0.0.1
+install -m 0644 ${HOST.caddyAdminNetworksStaged} ${HOST.caddyAdminNetworks}
 install -m 0644 ${HOST.caddyfileStaged} /etc/caddy/Caddyfile
 systemctl enable caddy
 systemctl restart caddy

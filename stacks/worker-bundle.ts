@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildSync } from 'esbuild';
+import { buildDashboardAssets } from '../ingest/dashboard/build';
 
 export const REPO_ROOT = path.resolve(__dirname, '..');
 export const INGEST_ENTRY = 'ingest/main.ts';
@@ -30,8 +31,8 @@ export function describeBundle(file: string): BundleFile {
   return { file, sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
 }
 
-/** Bundles `entry` into `outfile`. Throws with esbuild's messages. */
-export function bundle(entry: string, outfile: string): BundleFile {
+/** Bundles `entry` into `outfile`; `define` replaces globals (esbuild's define). Throws with esbuild's messages. */
+export function bundle(entry: string, outfile: string, define: Record<string, string> = {}): BundleFile {
   if (!fs.existsSync(entry)) throw new Error(`entry ${entry} not found: cannot bundle it`);
   try {
     buildSync({
@@ -44,8 +45,10 @@ export function bundle(entry: string, outfile: string): BundleFile {
       minify: true,
       sourcemap: false,
       legalComments: 'none',
-      // pg's optional native binding: never installed, pg falls back to JavaScript.
-      external: ['pg-native'],
+      // pg's optional native binding: never installed, pg falls back to JavaScript. esbuild: only the
+      // dashboard's build from source needs it, and the bundle carries the dashboard built (see below).
+      external: ['pg-native', 'esbuild'],
+      define,
       logLevel: 'silent',
     });
   } catch (err) {
@@ -56,7 +59,10 @@ export function bundle(entry: string, outfile: string): BundleFile {
 
 /** The worker (`entry`, default ingest/main.ts) as outDir/ingest-worker.js and the host CLI as powerhouse-host.js. */
 export function buildWorkerBundle(outDir: string, entry = path.join(REPO_ROOT, INGEST_ENTRY)): WorkerBundle {
-  const worker = bundle(entry, path.join(outDir, 'ingest-worker.js'));
+  // The ops dashboard's page, script and stylesheet, built now and carried inside the worker (ingest/dashboard/assets.ts).
+  const worker = bundle(entry, path.join(outDir, 'ingest-worker.js'), {
+    POWERHOUSE_DASHBOARD_ASSETS: JSON.stringify(buildDashboardAssets()),
+  });
   const hostCli = bundle(path.join(REPO_ROOT, HOST_CLI_ENTRY), path.join(outDir, 'powerhouse-host.js'));
   return { ...worker, hostCli };
 }

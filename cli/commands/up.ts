@@ -157,6 +157,7 @@ async function serve(
     `                (role ${ROLES.app}: reads and writes rows, no DDL; ${stack.bouncer ? 'PgBouncer without TLS: it listens on 127.0.0.1 only' : 'PostgreSQL on 127.0.0.1 only'})`,
   );
   out(`secrets         ${localDataDir(dataDir).secrets} (0600)`);
+  out(`dashboard       ${base}/admin   (sign in with admin_token from the secrets file)`);
   out(
     `connect info    ${localDataDir(dataDir).connectInfo} (0600: endpoint, tables, token; for the SDK, powerhouse upload/doctor/token)`,
   );

@@ -14,7 +14,8 @@ const MAX_ADMIN_BODY = 64 * 1024;
 const UPLOAD_LIST_DEFAULT = 100;
 const UPLOAD_LIST_MAX = 1000;
 
-function requireAdmin(ctx: RouteContext, x: Exchange): void {
+/** 401 without the admin token (403 for an upload token). */
+export function requireAdmin(ctx: RouteContext, x: Exchange): void {
   const { auth } = ctx.state;
   const authorization = x.req.headers.authorization;
   if (!auth.isAdmin(authorization)) {

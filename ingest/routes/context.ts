@@ -9,6 +9,7 @@ import type { CatalogTable } from '../catalog';
 import type { IngestConfig, IngestLimits } from '../config';
 import { httpErrors } from '../errors';
 import type { IngestMetrics } from '../metrics';
+import type { StatusCollector } from '../status/collect';
 import type { TokenStore } from '../token-store';
 import type { UploadSlots } from '../upload-slots';
 import type { ParallelCopyOptions } from '../copy-parts/parts';
@@ -43,6 +44,8 @@ export interface RouteContext {
   readonly tokens: TokenStore;
   /** Present when the config has a backup section: /readyz, /metrics and the upload check read it. */
   readonly backup?: BackupMonitor;
+  /** GET /v1/admin/status (the dashboard's numbers), computed at most once a second for every viewer. */
+  readonly status: StatusCollector;
 }
 
 /** Route names: the `route` label of the responses metric. */
@@ -59,6 +62,9 @@ export type RouteName =
   | 'admin_token_add'
   | 'admin_token_revoke'
   | 'admin_uploads'
+  | 'admin_status'
+  | 'dashboard'
+  | 'dashboard_asset'
   | 'whoami'
   | 'other';
 

@@ -11,6 +11,12 @@ import {
   handleRevokeToken,
 } from './admin';
 import type { Exchange, RequestInfo, RouteContext, RouteName } from './context';
+import {
+  handleAdminStatus,
+  handleDashboardPage,
+  handleDashboardScript,
+  handleDashboardStyles,
+} from './dashboard';
 import { handleHealth, handleMetrics, handleReady } from './health';
 import { drainBody, responseDone, sendError } from './respond';
 import { handleDescribe, handleWhoami } from './tables';
@@ -45,6 +51,15 @@ const ROUTES: readonly Route[] = [
     handle: handleRevokeToken,
   },
   { name: 'admin_uploads', method: 'GET', path: /^\/v1\/admin\/uploads$/, handle: handleListUploads },
+  { name: 'admin_status', method: 'GET', path: /^\/v1\/admin\/status$/, handle: handleAdminStatus },
+  { name: 'dashboard', method: 'GET', path: /^\/admin$/, handle: handleDashboardPage },
+  { name: 'dashboard_asset', method: 'GET', path: /^\/admin\/dashboard\.js$/, handle: handleDashboardScript },
+  {
+    name: 'dashboard_asset',
+    method: 'GET',
+    path: /^\/admin\/dashboard\.css$/,
+    handle: handleDashboardStyles,
+  },
 ];
 
 async function dispatch(

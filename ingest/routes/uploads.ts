@@ -116,7 +116,17 @@ async function admitAndRun(
         serverWaitMs: ctx.serverWaitMs,
         parallel: ctx.state.parallel,
       },
-      { req, res, tokenId: token.id, table, format, requestedColumns, idempotencyKey },
+      {
+        req,
+        res,
+        tokenId: token.id,
+        table,
+        format,
+        requestedColumns,
+        idempotencyKey,
+        // The dashboard's progress total (a chunked body has none).
+        declaredBytes: declared === undefined ? undefined : Number(declared),
+      },
     );
   } finally {
     slot.release();

@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import { caddyfile, tlsCertScript } from '../../stacks/host-files';
+import { caddyAdminNetworks, caddyfile, LOOPBACK_CIDRS, tlsCertScript } from '../../stacks/host-files';
 import { freePort } from '../../stacks/local-processes/free-port';
 
 export interface TestCertificate {
@@ -75,8 +75,11 @@ export async function startTestCaddy(
 ): Promise<TestCaddy> {
   if (!CADDY) throw new Error('caddy is not installed');
   const ports = await Promise.all(sites.map(() => freePort()));
+  // The admin routes from this host, as a host allows them until its first apply.
+  const adminNetworks = path.join(dir, 'admin-networks');
+  fs.writeFileSync(adminNetworks, caddyAdminNetworks(LOOPBACK_CIDRS));
   const blocks = sites.map((c, i) =>
-    caddyfile({ port: ports[i], cert: c.crtFile, key: c.keyFile, upstream }),
+    caddyfile({ port: ports[i], cert: c.crtFile, key: c.keyFile, upstream, adminNetworks }),
   );
   // The first site's file whole (global options included), the others from their site block on.
   const config =

@@ -303,6 +303,21 @@ export function upload(
 }
 
 /** Waits until `check` returns a value (polling every few ms); fails after `tries`. */
+/**
+ * `n` idle clients of PgBouncer's ingest entry, each having run one query: they hold SHOW POOLS' numbers still
+ * while a test compares them with what the worker shows. End them with `Promise.all(clients.map((c) => c.end()))`.
+ */
+export function idleIngestClients(stack: IngestStack, n: number): Promise<Client[]> {
+  return Promise.all(
+    Array.from({ length: n }, async () => {
+      const c = new Client({ connectionString: stack.ingestUrl });
+      await c.connect();
+      await c.query('SELECT 1');
+      return c;
+    }),
+  );
+}
+
 export async function eventually<T>(
   check: () => Promise<T | undefined> | T | undefined,
   tries = 500,

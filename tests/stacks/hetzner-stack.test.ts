@@ -74,13 +74,14 @@ describe.each(TIERS)('Hetzner stack %s', (tier) => {
     if (tier !== 'minimum') expect(types).not.toContain('ccx23');
   });
 
-  it('opens SSH to admin networks only, HTTPS and PgBouncer to client networks only, and never PostgreSQL', () => {
+  it('opens SSH to admin networks only, HTTPS to client and admin networks, PgBouncer to client networks only, and never PostgreSQL', () => {
     const rules = json.resource.hcloud_firewall.firewall.rule as TfJson[];
     const summary = rules.map((r) => `${r.direction} ${r.protocol} ${r.port ?? '-'} ${r.source_ips}`).sort();
     expect(summary).toEqual(
       [
         'in icmp - ${var.admin_cidrs}',
         'in tcp 22 ${var.admin_cidrs}',
+        'in tcp 443 ${var.admin_cidrs}',
         'in tcp 443 ${var.client_cidrs}',
         'in tcp 6432 ${var.client_cidrs}',
       ].sort(),
@@ -349,6 +350,7 @@ describe.each(TIERS)('Hetzner stack %s', (tier) => {
       bundle: bundle.sha256,
       host_cli: bundle.hostCli.sha256,
       host_files: expect.stringMatching(/^[0-9a-f]{64}$/), // tests/stacks/host-apply.test.ts
+      admin_cidrs: '${join(",", var.admin_cidrs)}', // powerhouse-apply writes them for Caddy
       // A new bucket or key re-runs the setup; only a hash of the variables, never their values.
       repository: expect.stringMatching(/^\$\{nonsensitive\(sha256\(jsonencode\(\[var\.backup_s3_bucket, /),
       // A new certificate reaches the host (the public certificate, never the key).

@@ -60,11 +60,15 @@ function upload(dir: string, pair: { crt: string; key: string }) {
   fs.writeFileSync(path.join(dir, HOST.tlsKeyUpload), pair.key);
 }
 
+const ADMIN_CIDRS = JSON.stringify(['198.51.100.4/32', '2001:db8::/48']);
+
 /** Terraform's template rules: `$${` and `%%{` are literal, every `${…}` a reference. */
 function resolveTemplate(text: string): string {
   const parts = text.split(/(\$\$\{|%%\{)/);
   return parts
-    .map((p) => (p === '$${' ? '${' : p === '%%{' ? '%{' : resolveReferences(p, secrets, {})))
+    .map((p) =>
+      p === '$${' ? '${' : p === '%%{' ? '%{' : resolveReferences(p, secrets, { admin_cidrs: ADMIN_CIDRS }),
+    )
     .join('');
 }
 
@@ -135,6 +139,25 @@ describe('powerhouse-apply (every apply, existing servers)', () => {
     expect(config).not.toContain(secrets.owner_password);
   });
 
+  it("writes this version's Caddyfile and the stack's admin_cidrs as the admin routes' networks", () => {
+    upload(dir, first);
+    const r = runApply();
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    const { files } = parseUserData(
+      resolveReferences(json.resource.hcloud_server.server.user_data, secrets, { data_volume_gb: '0' }),
+    );
+    const caddy = fs.readFileSync(path.join(dir, HOST.caddyfileStaged), 'utf8');
+    expect(caddy).toBe(files.get(HOST.caddyfileStaged)!.content.toString('utf8'));
+    expect(caddy).toContain(`import ${HOST.caddyAdminNetworks}`);
+    expect(fs.readFileSync(path.join(dir, HOST.caddyAdminNetworksStaged), 'utf8')).toMatch(
+      /^not remote_ip 198\.51\.100\.4\/32 2001:db8::\/48$/m,
+    );
+    // A new server's first boot: this host only, until this script runs.
+    expect(files.get(HOST.caddyAdminNetworksStaged)!.content.toString('utf8')).toMatch(
+      /^not remote_ip 127\.0\.0\.1\/32 ::1\/128$/m,
+    );
+  });
+
   it("installs Terraform's certificate and key where Caddy reads them, with the first boot's modes, and never prints the key", () => {
     upload(dir, first);
     const r = runApply();
@@ -188,8 +211,9 @@ describe('powerhouse-apply (every apply, existing servers)', () => {
     expect(content).toContain('${random_password.owner_password.result}');
     // Packed files are base64 of gzip (random-looking by nature): scanned decoded.
     const { text, packed } = unpackApplyScript(content);
-    // 8 of the description, 9 of backups (pgBackRest's config, the profile, the setup, the CLI wrapper, 5 units).
-    expect(packed).toBe(17);
+    // 8 of the description, 9 of backups (pgBackRest's config, the profile, the setup, the CLI wrapper, 5 units),
+    // the Caddyfile.
+    expect(packed).toBe(18);
     const others = allStrings(worker(json)).filter((x) => x.value !== content);
     expect([text, ...others.map((x) => x.value)].flatMap((t) => secretLikeRuns(t))).toEqual([]);
   });
@@ -211,8 +235,12 @@ describe('powerhouse-apply (every apply, existing servers)', () => {
     const installed = at(`install -m 0644 -g "$tls_group" "$tls_crt" "$root${HOST.tlsCert}"`);
     const restart = at('if [ "$ingest_tls_changed" = 1 ]; then');
     expect(installed).toBeLessThan(restart);
-    expect(s.slice(restart).split('\nfi\n')[0]).toContain('systemctl restart caddy');
-    expect(s.match(/systemctl (restart|reload) caddy/g)).toEqual(['systemctl restart caddy']);
+    expect(s.slice(restart).split('\nelif ')[0]).toContain('systemctl restart caddy');
+    // … otherwise a reload when its config (Caddyfile, admin networks) changed.
+    expect(s.match(/systemctl (restart|reload) caddy/g)).toEqual([
+      'systemctl restart caddy',
+      'systemctl reload caddy',
+    ]);
     expect(s.indexOf('[ -z "$root" ] || exit 0')).toBeGreaterThan(installed); // so DESTDIR runs test it
     expect(spawnSync('bash', ['-n', '-c', s]).status).toBe(0);
     const shellcheck = ['/usr/bin/shellcheck', '/usr/local/bin/shellcheck'].find((p) => fs.existsSync(p));

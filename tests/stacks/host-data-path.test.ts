@@ -20,7 +20,7 @@ import { freePort } from '../../stacks/local-processes/free-port';
 import { ensureServiceUser } from '../../stacks/local-processes/os-user';
 import { APP_POOL_DB, DATABASE, ROLES, SECRET_ENV } from '../../config-templates';
 import { HetznerStack, PRIVATE_NETWORK } from '../../stacks/hetzner-stack';
-import { HOST, INGEST_HTTPS_PORT, WORKER_LISTEN } from '../../stacks/host-files';
+import { caddyAdminNetworks, HOST, INGEST_HTTPS_PORT, WORKER_LISTEN } from '../../stacks/host-files';
 import { buildWorkerBundle, type WorkerBundle } from '../../stacks/worker-bundle';
 import {
   makeTestDir,
@@ -46,6 +46,9 @@ let pg: TestPostgres;
 let bouncer: TestPgBouncer;
 let workerPort: number;
 let httpsPort: number;
+/** Caddy's admin endpoint (for `caddy reload`), and the file its Caddyfile imports the admin networks from. */
+let caddyAdmin: string;
+let adminNetworks: string;
 /** PgBouncer's key and certificate (the bootstrap's HOST.pgbouncerTlsDir) and the worker's copy (HOST.pgbouncerCa). */
 let bouncerTlsDir: string;
 let bouncerCa: string;
@@ -117,7 +120,7 @@ function request(
   method: string,
   urlPath: string,
   opts: { ca?: Buffer; token?: string; body?: string; type?: string } = {},
-): Promise<{ status: number; body: string }> {
+): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       {
@@ -126,6 +129,8 @@ function request(
         method,
         path: urlPath,
         ca: opts.ca,
+        // A connection per request: a kept-alive one would not survive `caddy reload` (socket hang up).
+        agent: false,
         headers: {
           ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
           ...(opts.type ? { 'content-type': opts.type } : {}),
@@ -135,7 +140,7 @@ function request(
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
       },
     );
     req.on('error', reject);
@@ -263,8 +268,13 @@ beforeAll(async () => {
     let caddyfile = moved(text(HOST.caddyfileStaged), `:${INGEST_HTTPS_PORT} {`, `:${httpsPort} {`, 1);
     caddyfile = moved(caddyfile, HOST.tlsDir, path.join(dir, 'tls'), 2);
     caddyfile = moved(caddyfile, `${WORKER_LISTEN.host}:${WORKER_LISTEN.port}`, `127.0.0.1:${workerPort}`, 1);
+    // The admin networks as powerhouse-apply writes them, with admin_cidrs = [127.0.0.1/32] (this client).
+    adminNetworks = path.join(dir, 'admin-networks');
+    fs.writeFileSync(adminNetworks, caddyAdminNetworks('127.0.0.1/32'));
+    caddyfile = moved(caddyfile, `import ${HOST.caddyAdminNetworks}`, `import ${adminNetworks}`, 1);
     // Caddy's admin endpoint defaults to :2019; a test must not collide with anything there.
-    caddyfile = moved(caddyfile, /^\{$/m, `{\n\tadmin 127.0.0.1:${await freePort()}`, 1);
+    caddyAdmin = `127.0.0.1:${await freePort()}`;
+    caddyfile = moved(caddyfile, /^\{$/m, `{\n\tadmin ${caddyAdmin}`, 1);
     fs.writeFileSync(path.join(dir, 'Caddyfile'), caddyfile);
     const caddy = start(
       CADDY,
@@ -571,6 +581,67 @@ describe('a Hetzner host, as user-data sets it up', () => {
       await stats.end();
     }
   });
+
+  (CADDY ? it : it.skip)(
+    'serves the ops dashboard from the worker bundle through Caddy to admin_cidrs, and 403 to anyone else',
+    async () => {
+      const ca = fs.readFileSync(path.join(dir, 'tls', 'ingest.crt'));
+      const get = (p: string, token?: string) => request(httpsPort, 'GET', p, { ca, token });
+      // admin_cidrs = [127.0.0.1/32]: the page, its assets (built into the bundle) and the status.
+      const page = await get('/admin');
+      expect([page.status, page.headers['content-security-policy']]).toEqual([
+        200,
+        expect.stringContaining("script-src 'self'"),
+      ]);
+      expect((await get('/admin/dashboard.js')).body).toContain('/v1/admin/status');
+      const status = await get('/v1/admin/status', secrets.admin_token);
+      expect(status.status).toBe(200);
+      expect(JSON.parse(status.body)).toMatchObject({ pollMs: 2000, worker: { live: [] } });
+      expect((await get('/v1/admin/status')).status).toBe(401); // the worker's own check behind Caddy's
+
+      // admin_cidrs without this client's address: Caddy refuses the admin routes itself; uploads go on.
+      const reload = () =>
+        spawnSync(
+          CADDY!,
+          [
+            'reload',
+            '--config',
+            path.join(dir, 'Caddyfile'),
+            '--adapter',
+            'caddyfile',
+            '--address',
+            caddyAdmin,
+          ],
+          { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: dir } },
+        );
+      fs.writeFileSync(adminNetworks, caddyAdminNetworks('192.0.2.0/24 2001:db8::/32'));
+      try {
+        const r = reload();
+        expect([r.status, r.stderr]).toEqual([0, expect.any(String)]);
+        for (const p of ['/admin', '/admin/dashboard.js', '/v1/admin/status', '/v1/admin/tokens']) {
+          const refused = await get(p, secrets.admin_token);
+          expect([
+            p,
+            refused.status,
+            refused.headers['content-type'],
+            JSON.parse(refused.body).error,
+          ]).toEqual([p, 403, 'application/json; charset=utf-8', 'forbidden']);
+        }
+        expect((await get('/readyz')).status).toBe(200);
+        const up = await request(httpsPort, 'POST', '/v1/tables/tm_entries/uploads', {
+          ca,
+          token: secrets.ingest_token,
+          type: 'application/x-ndjson',
+          body: '{"tm_id":8,"source":"s","target":"t"}\n',
+        });
+        expect(up.status).toBe(201);
+      } finally {
+        fs.writeFileSync(adminNetworks, caddyAdminNetworks('127.0.0.1/32'));
+        expect(reload().status).toBe(0);
+      }
+      expect((await get('/admin')).status).toBe(200);
+    },
+  );
 
   it('answers the worker directly on loopback, where Caddy forwards to', async () => {
     const r = await fetch(`http://127.0.0.1:${workerPort}/healthz`);

@@ -43,7 +43,8 @@ export const sha256Hex = (s: string) => createHash('sha256').update(s).digest('h
 
 /**
  * Replaces every Terraform reference in `text` the way `terraform apply` would, with the given values:
- * ${random_password.<name>.result}, ${sha256(random_password.<name>.result)} and ${var.<name>}. Any other
+ * ${random_password.<name>.result}, ${sha256(random_password.<name>.result)}, ${var.<name>} and
+ * ${join("<sep>", var.<name>)} (the list given as JSON). Any other
  * reference is an error, so a new one cannot slip through untested.
  */
 export function resolveReferences(text: string, secrets: TestSecrets, vars: Record<string, string>): string {
@@ -54,6 +55,9 @@ export function resolveReferences(text: string, secrets: TestSecrets, vars: Reco
     if (m && m[1] in secrets) return sha256Hex(secrets[m[1] as SecretName]);
     m = /^var\.(\w+)$/.exec(expr);
     if (m && m[1] in vars) return vars[m[1]];
+    // A list variable joined: its value given as a JSON array.
+    m = /^join\("([^"]*)", var\.(\w+)\)$/.exec(expr);
+    if (m && m[2] in vars) return (JSON.parse(vars[m[2]]) as string[]).join(m[1]);
     throw new Error(`unexpected Terraform reference ${ref}`);
   });
 }
