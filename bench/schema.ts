@@ -17,6 +17,7 @@ import { uploadFile } from '../ingest/client';
 import { beforeEndpointRun, beforePsqlRun, openContext } from './bench-context';
 import { psqlCopy } from './psql-copy';
 import { writeRowFiles } from './row-files';
+import { writeResults } from './results-file';
 import { median } from './stats';
 
 interface Candidate {
@@ -95,11 +96,22 @@ function parseArgs(argv: string[]) {
     const i = argv.indexOf(flag);
     return i >= 0 ? Number(argv[i + 1]) : dflt;
   };
+  const text = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const names = text('--candidates')?.split(',');
+  const unknown = names?.filter((n) => !CANDIDATES.some((c) => c.name === n));
+  if (unknown?.length) throw new Error(`--candidates: unknown ${unknown.join(', ')}`);
   return {
     users: get('--users', 40),
     rows: get('--rows', 50_000),
     singleRows: get('--single-rows', 1_000_000),
     rounds: get('--rounds', 3),
+    /** A subset of the candidates (the endpoint always runs), e.g. today,key_tm_id_cached,no_index for the targets. */
+    candidates: names ? CANDIDATES.filter((c) => names.includes(c.name)) : CANDIDATES,
+    /** Writes results/schema-<tag>.* instead of schema-latest.* (which powerhouse plan calibrates from). */
+    tag: text('--tag'),
   };
 }
 
@@ -124,7 +136,7 @@ async function waitEvents(
 }
 
 async function main(): Promise<void> {
-  const { users, rows, singleRows, rounds } = parseArgs(process.argv.slice(2));
+  const { users, rows, singleRows, rounds, candidates, tag } = parseArgs(process.argv.slice(2));
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'powerhouse-bench-schema-'));
   fs.chmodSync(work, 0o755);
@@ -159,7 +171,7 @@ async function main(): Promise<void> {
     const events: Record<string, Record<string, Map<string, number>>> = {};
     for (let round = 0; round < rounds; round++) {
       // Rotating order: no candidate is always first (fresh caches) or last (a warm, busier disk).
-      const all = [...CANDIDATES, ENDPOINT];
+      const all = [...candidates, ENDPOINT];
       const order = all.map((_, i) => all[(i + round) % all.length]);
       for (const cand of order)
         for (const w of WORKLOADS) {
@@ -217,7 +229,7 @@ async function main(): Promise<void> {
     }
     await ctx.admin.query(`DROP TABLE IF EXISTS ${TABLE} CASCADE`);
     await ctx.admin.end();
-    report({ users, rows, singleRows, rounds, results, events });
+    report({ users, rows, singleRows, rounds, results, events, candidates, tag });
   } finally {
     await stack.stop();
     fs.rmSync(work, { recursive: true, force: true });
@@ -231,6 +243,8 @@ function report(r: {
   rounds: number;
   results: Record<string, Record<string, number[]>>;
   events: Record<string, Record<string, Map<string, number>>>;
+  candidates: readonly Candidate[];
+  tag?: string;
 }): void {
   const med = (c: string, w: Workload) => (r.results[c]?.[w] ? median(r.results[c][w]) : NaN);
   const top = (m: Map<string, number> | undefined) => {
@@ -244,7 +258,7 @@ function report(r: {
   };
   const x = (a: number, b: number) =>
     Number.isFinite(a) && Number.isFinite(b) ? `${(a / b).toFixed(2)}×` : '–';
-  const rows = [...CANDIDATES, ENDPOINT];
+  const rows = [...r.candidates, ENDPOINT];
   const lines = [
     `# Schema for ${r.users} concurrent writers: psql \\copy into each candidate and the endpoint into the shipped one`,
     '',
@@ -291,8 +305,6 @@ function report(r: {
   lines.push('', 'Wait events (share of sampled active sessions, own / shared / single):', '');
   for (const c of rows)
     lines.push(`- ${c.name}: ${WORKLOADS.map((w) => top(r.events[c.name]?.[w]) || '–').join(' / ')}`);
-  const dir = path.join(__dirname, 'results');
-  fs.writeFileSync(path.join(dir, 'schema-latest.md'), lines.join('\n') + '\n');
   const events = Object.fromEntries(
     Object.entries(r.events).map(([c, ws]) => [
       c,
@@ -305,11 +317,14 @@ function report(r: {
     ramGiB: Math.round(os.totalmem() / 2 ** 30),
     loadAtEnd: os.loadavg()[0],
   };
-  fs.writeFileSync(
-    path.join(dir, 'schema-latest.json'),
-    JSON.stringify({ measuredAt: new Date().toISOString(), machine, ...r, events }, null, 2) + '\n',
-  );
-  process.stdout.write(lines.join('\n') + '\n');
+  const { candidates, tag, ...measured } = r;
+  writeResults(tag ? `schema-${tag}` : 'schema-latest', lines.join('\n'), {
+    measuredAt: new Date().toISOString(),
+    machine,
+    ...measured,
+    candidates: candidates.map((c) => c.name),
+    events,
+  });
 }
 
 if (require.main === module)
