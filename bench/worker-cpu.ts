@@ -62,6 +62,10 @@ async function main(): Promise<void> {
   const admin = new Client({ connectionString: stack.superuserUrl, application_name: 'bench-admin' });
   const perM: Record<string, number[]> = {};
   const userShare: Record<string, number[]> = {};
+  // The others that share the cores with PostgreSQL in this bench: the uploading client (this process: in a
+  // deployment it runs on the desktops, not the server) and PgBouncer.
+  const clientPerM: Record<string, number[]> = {};
+  const bouncerPerM: Record<string, number[]> = {};
   try {
     await admin.connect();
     log(`writing ${users} × ${rows} rows as ${FORMATS.join(', ')}`);
@@ -76,7 +80,10 @@ async function main(): Promise<void> {
         await admin.query('TRUNCATE public.tm_entries');
         await admin.query('CHECKPOINT');
         const pid = stack.workerPid!;
+        const bouncerPid = stack.bouncer?.pid;
         const before = cpuSeconds(pid);
+        const bouncerBefore = bouncerPid ? cpuSeconds(bouncerPid) : undefined;
+        const clientBefore = process.cpuUsage();
         const results = await Promise.all(
           files.map((f, i) =>
             uploadFile({
@@ -93,6 +100,8 @@ async function main(): Promise<void> {
         const failed = results.find((r) => !r.ok);
         if (failed) throw new Error(`${format}: an upload failed: ${failed.status} ${failed.error}`);
         const after = cpuSeconds(pid);
+        const client = process.cpuUsage(clientBefore);
+        const bouncerAfter = bouncerPid ? cpuSeconds(bouncerPid) : undefined;
         const n = Number(
           (await admin.query<{ n: string }>('SELECT count(*) AS n FROM public.tm_entries')).rows[0].n,
         );
@@ -101,6 +110,11 @@ async function main(): Promise<void> {
         const total = user + after.system - before.system;
         (perM[format] ??= []).push(total / (n / 1e6));
         (userShare[format] ??= []).push(user / total);
+        (clientPerM[format] ??= []).push((client.user + client.system) / 1e6 / (n / 1e6));
+        if (bouncerBefore && bouncerAfter) {
+          const b = bouncerAfter.user + bouncerAfter.system - bouncerBefore.user - bouncerBefore.system;
+          (bouncerPerM[format] ??= []).push(b / (n / 1e6));
+        }
         log(
           `round ${round + 1}/${rounds} ${format.padEnd(6)} worker ${(total / (n / 1e6)).toFixed(2)} CPU-s per M rows`,
         );
@@ -127,12 +141,15 @@ async function main(): Promise<void> {
       `${users} × ${rows} TM rows per round, files streamed over HTTP (bench/http-upload.ts), one token per uploader; the worker's user + system ` +
       `CPU from /proc/<pid>/stat around each round; medians of ${rounds} rounds, formats in rotating order.`,
     '',
-    '| body format | worker CPU-s per M rows (median) | user share | every round |',
-    '|---|---|---|---|',
+    '| body format | worker CPU-s per M rows (median) | user share | every round | client (this process) | PgBouncer |',
+    '|---|---|---|---|---|---|',
     ...FORMATS.map(
       (f) =>
-        `| ${f} | ${median(perM[f]).toFixed(2)} | ${Math.round(100 * median(userShare[f]))}% | ${perM[f].map((v) => v.toFixed(2)).join(', ')} |`,
+        `| ${f} | ${median(perM[f]).toFixed(2)} | ${Math.round(100 * median(userShare[f]))}% | ${perM[f].map((v) => v.toFixed(2)).join(', ')} | ` +
+        `${median(clientPerM[f]).toFixed(2)} | ${bouncerPerM[f] ? median(bouncerPerM[f]).toFixed(2) : '–'} |`,
     ),
+    '',
+    'The client streams files (in a deployment it runs on the desktops); PgBouncer relays every COPY byte.',
   ];
   writeResults(tag ? `worker-cpu-${tag}` : 'worker-cpu-latest', lines.join('\n'), {
     measuredAt: new Date().toISOString(),
@@ -142,6 +159,8 @@ async function main(): Promise<void> {
     rounds,
     perM,
     userShare,
+    clientPerM,
+    bouncerPerM,
   });
 }
 
