@@ -17,9 +17,15 @@ if (armed.size > 0) {
   });
 }
 
-/** Stops here once per process when armed (a retry on the same worker then runs through). */
-export function failpoint(name: FailpointName, log: Logger): Promise<void> | undefined {
+/**
+ * Stops here once per process when armed (a retry on the same worker then runs through); gives way to the
+ * upload's abort (a shutdown's grace period ending), so a stopped upload never holds the worker's exit.
+ */
+export function failpoint(name: FailpointName, log: Logger, signal: AbortSignal): Promise<void> | undefined {
   if (!armed.delete(name)) return undefined;
   log.warn({ failpoint: name }, 'failpoint reached');
-  return new Promise<void>((resolve) => waiting.push(resolve));
+  return new Promise<void>((resolve, reject) => {
+    waiting.push(resolve);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
 }

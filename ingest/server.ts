@@ -138,7 +138,12 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
     inflight,
     opsPool,
     // The ops pool (same role, so it may finish the parts): the timer never holds an upload connection.
-    parts: new PreparedPartsWatch(opsPool, log, limits.preparedPartsCheckMs ?? PREPARED_PARTS_CHECK_MS),
+    parts: new PreparedPartsWatch(
+      opsPool,
+      log,
+      limits.preparedPartsCheckMs ?? PREPARED_PARTS_CHECK_MS,
+      (id) => tracker.liveUploads.some((u) => u.id === id),
+    ),
     parallel:
       limits.parallelCopyParts > 1
         ? {

@@ -292,9 +292,9 @@ class UploadRun {
     });
     const parts = this.parts;
     if (parts) {
-      await failpoint('parts-copied', this.log);
+      await failpoint('parts-copied', this.log, this.ac.signal);
       await parts.prepare();
-      await failpoint('parts-prepared', this.log);
+      await failpoint('parts-prepared', this.log, this.ac.signal);
     }
     const bytes = this.tap.bytes;
     const durationMs = Math.round(performance.now() - this.t0);
@@ -344,9 +344,11 @@ class UploadRun {
    * fresh connection at once; only when that fails too is the upload answered 503 (retry to confirm).
    */
   private async finishParts(parts: CopyParts): Promise<void> {
-    await failpoint('parts-decided', this.log);
+    await failpoint('parts-decided', this.log, this.ac.signal);
     try {
-      await parts.commit(() => failpoint('parts-between-commits', this.log) ?? Promise.resolve());
+      await parts.commit(
+        () => failpoint('parts-between-commits', this.log, this.ac.signal) ?? Promise.resolve(),
+      );
     } catch (err) {
       this.log.warn({ err }, 'COMMIT PREPARED failed; resolving the parts on a new connection');
       await resolvePreparedParts(this.deps.pool, this.log, this.id);

@@ -28,8 +28,16 @@ export interface Resolution {
   readonly running: string[];
 }
 
-/** Resolves every orphaned part in this database, or only those of `uploadId`. */
-export async function resolvePreparedParts(pool: Pool, log: Logger, uploadId?: string): Promise<Resolution> {
+/**
+ * Resolves every orphaned part in this database, or only those of `uploadId`; `skip` names uploads to leave to
+ * their own coordinator (the watch passes this worker's live uploads: they finish their parts themselves).
+ */
+export async function resolvePreparedParts(
+  pool: Pool,
+  log: Logger,
+  uploadId?: string,
+  skip: (uploadId: string) => boolean = () => false,
+): Promise<Resolution> {
   const out: Resolution = { committed: [], rolledBack: [], running: [] };
   const client = await pool.connect();
   let broken = false;
@@ -45,7 +53,7 @@ export async function resolvePreparedParts(pool: Pool, log: Logger, uploadId?: s
       if (m) byUpload.set(m[1], [...(byUpload.get(m[1]) ?? []), gid]);
     }
     for (const [id, gids] of byUpload) {
-      const decision = await decide(client, id);
+      const decision = skip(id) ? 'running' : await decide(client, id);
       if (decision === 'running') {
         out.running.push(...gids);
         continue;
@@ -103,6 +111,8 @@ export class PreparedPartsWatch {
     private readonly pool: Pool,
     private readonly log: Logger,
     private readonly intervalMs: number,
+    /** Uploads running in this worker: after their decision they commit their own parts. */
+    private readonly isLive: (uploadId: string) => boolean = () => false,
   ) {}
 
   /** Resolves once and starts the timer; returns max_prepared_transactions. */
@@ -122,7 +132,7 @@ export class PreparedPartsWatch {
 
   private async round(): Promise<void> {
     try {
-      await resolvePreparedParts(this.pool, this.log);
+      await resolvePreparedParts(this.pool, this.log, undefined, this.isLive);
     } catch (err) {
       this.log.warn({ err }, 'could not resolve prepared upload parts; trying again later');
     }

@@ -111,6 +111,9 @@ describe.each<[FailpointName, string, number, boolean]>([
     const fileId = nextFile++;
     const key = `fault-${name}-${fileId}`;
     const { outcome, uploadId, pieces } = await uploadToFailpoint(name, fileId, key);
+    // After the decision the parts lock is free: a resolver could finish the parts. This worker's own timer
+    // (every second here) leaves them to the stopped upload, which is still live in it: wait past one round.
+    if (decided) await sleep(1500);
     // Where the protocol stands at the failpoint, as PostgreSQL sees it.
     expect(await preparedOf(uploadId)).toHaveLength(preparedThere);
     const [rec] = await live.sql<{ n: number }>(
