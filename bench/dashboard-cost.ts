@@ -7,7 +7,6 @@
 // shares the cores with): one more run, not counted, opens /admin in headless chromium for the screenshot
 // test-output/dashboard/bench-n40.png. Report: bench/results/dashboard-latest.{md,json}.
 //   npm run bench:dashboard [-- --users 40 --rows 25000 --runs 5 --idle 15]
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,10 +18,10 @@ import { startLocalStack, type LocalStack } from '../stacks/local-processes/stac
 import { uploadFile } from './http-upload';
 import { writeRowFiles, type RowFile } from './row-files';
 import { writeResults } from './results-file';
+import { processCpuSeconds } from './samplers';
 
 const ROOT = path.join(__dirname, '..');
 const CHROMIUM = '/usr/bin/chromium';
-const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,13 +34,11 @@ function flag(name: string, fallback: number): number {
   return v;
 }
 
-/** CPU seconds the process has used (user + system), from /proc/<pid>/stat. */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After "pid (comm) ": state is field 3, utime 14 and stime 15 (proc(5)), i.e. indexes 11 and 12 here.
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
-}
+/** The worker's user + system CPU seconds so far. */
+const workerCpu = (pid: number) => {
+  const t = processCpuSeconds(pid);
+  return t.user + t.system;
+};
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -102,7 +99,7 @@ async function uploadTrial(
   await admin.query('TRUNCATE tm_entries');
   await admin.query('CHECKPOINT');
   const pid = stack.workerPid!;
-  const cpu0 = cpuSeconds(pid);
+  const cpu0 = workerCpu(pid);
   const t0 = performance.now();
   const stopPolling = polling ? startPolling(stack) : null;
   const uploads = Promise.all(
@@ -132,7 +129,7 @@ async function uploadTrial(
   }
   const results = await uploads;
   const wallSeconds = (performance.now() - t0) / 1000;
-  const cpu = cpuSeconds(pid) - cpu0;
+  const cpu = workerCpu(pid) - cpu0;
   const statusMs = (await stopPolling?.()) ?? [];
   const bad = results.filter((r) => !r.ok);
   if (bad.length) throw new Error(`${bad.length} uploads failed: ${bad[0].error}`);
@@ -184,9 +181,9 @@ async function main(): Promise<void> {
     const idle = async (withPolling: boolean) => {
       const stop = withPolling ? startPolling(stack) : null;
       await sleep(1000);
-      const cpu0 = cpuSeconds(stack.workerPid!);
+      const cpu0 = workerCpu(stack.workerPid!);
       await sleep(idleSeconds * 1000);
-      const ms = ((cpuSeconds(stack.workerPid!) - cpu0) * 1000) / idleSeconds;
+      const ms = ((workerCpu(stack.workerPid!) - cpu0) * 1000) / idleSeconds;
       await stop?.();
       return ms;
     };

@@ -17,6 +17,7 @@ import { psqlCopy } from './psql-copy';
 import { writeRowFiles } from './row-files';
 import { median } from './stats';
 import { writeResults } from './results-file';
+import { topWaits } from './samplers';
 
 type Side = 'psql' | 'K=1' | 'K=2' | 'K=4';
 
@@ -144,14 +145,6 @@ function report(r: {
   parts: Record<Side, number[]>;
   waits: Record<Side, Map<string, number>>;
 }): void {
-  const top = (m: Map<string, number>) => {
-    const total = [...m.values()].reduce((a, b) => a + b, 0) || 1;
-    return [...m.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 3)
-      .map(([k, v]) => `${k} ${Math.round((100 * v) / total)}%`)
-      .join(', ');
-  };
   const psql = median(r.runs.psql);
   const k1 = median(r.runs['K=1']);
   const lines = [
@@ -169,7 +162,7 @@ function report(r: {
     const m = median(r.runs[side]);
     lines.push(
       `| ${side} | ${Math.round(m)} | ${(m / psql).toFixed(2)}× | ${side === 'psql' ? '–' : `${(m / k1).toFixed(2)}×`} | ` +
-        `${r.parts[side].join(', ') || '–'} | ${top(r.waits[side])} | ${r.runs[side].map(Math.round).join(', ')} |`,
+        `${r.parts[side].join(', ') || '–'} | ${topWaits(r.waits[side])} | ${r.runs[side].map(Math.round).join(', ')} |`,
     );
   }
   lines.push(

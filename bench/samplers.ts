@@ -1,6 +1,7 @@
 // What happens while a scenario runs, sampled every few hundred ms: the worker's resident memory, how many
 // PostgreSQL backends exist and what they wait on (pg_stat_activity), and how long clients queue in
 // PgBouncer (SHOW POOLS maxwait). Sampling connections are opened before the run and excluded from counts.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { Client } from 'pg';
 
@@ -212,4 +213,25 @@ export function mergeSamples(all: readonly SampleSummary[]): SampleSummary {
       .sort((a, b) => b[1] - a[1])
       .map(([event, samples]) => ({ event, samples, share: total ? samples / total : 0 })),
   };
+}
+
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** User and system CPU seconds a process has used so far (proc(5) stat fields 14 and 15, in clock ticks). */
+export function processCpuSeconds(pid: number): { user: number; system: number } {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // After "pid (comm) " the state is field 3, so utime and stime are at indexes 11 and 12.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(f[11]) / CLOCK_TICKS, system: Number(f[12]) / CLOCK_TICKS };
+}
+
+/** The most frequent wait events of a sample count, as "Lock:extend 51%, …" for the reports. */
+export function topWaits(counts: ReadonlyMap<string, number> | undefined, n = 3): string {
+  if (!counts) return '';
+  const total = [...counts.values()].reduce((a, b) => a + b, 0) || 1;
+  return [...counts.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, v]) => `${k} ${Math.round((100 * v) / total)}%`)
+    .join(', ');
 }

@@ -19,6 +19,7 @@ import { psqlCopy } from './psql-copy';
 import { writeRowFiles } from './row-files';
 import { writeResults } from './results-file';
 import { median } from './stats';
+import { topWaits } from './samplers';
 
 interface Candidate {
   name: string;
@@ -247,15 +248,6 @@ function report(r: {
   tag?: string;
 }): void {
   const med = (c: string, w: Workload) => (r.results[c]?.[w] ? median(r.results[c][w]) : NaN);
-  const top = (m: Map<string, number> | undefined) => {
-    if (!m) return '';
-    const total = [...m.values()].reduce((a, b) => a + b, 0) || 1;
-    return [...m.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 3)
-      .map(([k, v]) => `${k} ${Math.round((100 * v) / total)}%`)
-      .join(', ');
-  };
   const x = (a: number, b: number) =>
     Number.isFinite(a) && Number.isFinite(b) ? `${(a / b).toFixed(2)}×` : '–';
   const rows = [...r.candidates, ENDPOINT];
@@ -280,7 +272,7 @@ function report(r: {
       ? [String(Math.round(med(c.name, 'single'))), x(med(c.name, 'single'), med('today', 'single'))]
       : ['–', '–'];
     lines.push(
-      `| ${c.name}: ${c.what} | ${[...cells, ...single].join(' | ')} | ${top(r.events[c.name]?.own)} |`,
+      `| ${c.name}: ${c.what} | ${[...cells, ...single].join(' | ')} | ${topWaits(r.events[c.name]?.own)} |`,
     );
   }
   const e = ENDPOINT.name;
@@ -304,7 +296,7 @@ function report(r: {
     );
   lines.push('', 'Wait events (share of sampled active sessions, own / shared / single):', '');
   for (const c of rows)
-    lines.push(`- ${c.name}: ${WORKLOADS.map((w) => top(r.events[c.name]?.[w]) || '–').join(' / ')}`);
+    lines.push(`- ${c.name}: ${WORKLOADS.map((w) => topWaits(r.events[c.name]?.[w]) || '–').join(' / ')}`);
   const events = Object.fromEntries(
     Object.entries(r.events).map(([c, ws]) => [
       c,

@@ -14,6 +14,7 @@ import { startLocalStack } from '../stacks/local-processes/stack';
 import { uploadFile } from './http-upload';
 import type { RowFormat } from './row-encoders';
 import { writeRowFiles } from './row-files';
+import { processCpuSeconds } from './samplers';
 import { median } from './stats';
 import { writeResults } from './results-file';
 
@@ -30,14 +31,6 @@ function parseArgs(argv: string[]) {
     rounds: Number(get('--rounds') ?? 3),
     tag: get('--tag'),
   };
-}
-
-/** User and system CPU seconds of a process so far (proc(5): fields 14 and 15, in clock ticks). */
-function cpuSeconds(pid: number): { user: number; system: number } {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const hz = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  return { user: Number(f[11]) / hz, system: Number(f[12]) / hz };
 }
 
 async function main(): Promise<void> {
@@ -81,8 +74,8 @@ async function main(): Promise<void> {
         await admin.query('CHECKPOINT');
         const pid = stack.workerPid!;
         const bouncerPid = stack.bouncer?.pid;
-        const before = cpuSeconds(pid);
-        const bouncerBefore = bouncerPid ? cpuSeconds(bouncerPid) : undefined;
+        const before = processCpuSeconds(pid);
+        const bouncerBefore = bouncerPid ? processCpuSeconds(bouncerPid) : undefined;
         const clientBefore = process.cpuUsage();
         const results = await Promise.all(
           files.map((f, i) =>
@@ -99,9 +92,9 @@ async function main(): Promise<void> {
         );
         const failed = results.find((r) => !r.ok);
         if (failed) throw new Error(`${format}: an upload failed: ${failed.status} ${failed.error}`);
-        const after = cpuSeconds(pid);
+        const after = processCpuSeconds(pid);
         const client = process.cpuUsage(clientBefore);
-        const bouncerAfter = bouncerPid ? cpuSeconds(bouncerPid) : undefined;
+        const bouncerAfter = bouncerPid ? processCpuSeconds(bouncerPid) : undefined;
         const n = Number(
           (await admin.query<{ n: string }>('SELECT count(*) AS n FROM public.tm_entries')).rows[0].n,
         );

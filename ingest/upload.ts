@@ -36,6 +36,7 @@ import { partsLockSql, resolvePreparedParts } from './copy-parts/resolver';
 import { createRowCutter, type RowCutter } from './copy-parts/row-cutter';
 import { failpoint } from './failpoints';
 import type { IngestMetrics } from './metrics';
+import { eventOrAbort } from './event-or-abort';
 import { HeldConnection } from './held-connection';
 import type { TrackedUpload, UploadState, UploadTracker } from './upload-tracker';
 
@@ -446,7 +447,7 @@ class UploadRun {
         continue;
       }
       // One chunk in flight at a time: pg-copy-streams then never batches (_writev) behind a dead connection.
-      if (!s.copy.write(chunk)) await this.waitFor(s.copy, 'drain');
+      if (!s.copy.write(chunk)) await eventOrAbort(s.copy, 'drain', this.ac.signal);
     }
     const s = this.state;
     if (s.phase === 'connected') return; // no rows encoded: nothing to COPY
@@ -457,7 +458,7 @@ class UploadRun {
       this.partsRows = await this.parts.finish();
       return;
     }
-    const finished = this.waitFor(s.copy, 'finish'); // 'finish' = CommandComplete and ReadyForQuery received
+    const finished = eventOrAbort(s.copy, 'finish', this.ac.signal); // 'finish' = CommandComplete and ReadyForQuery received
     s.copy.end();
     await finished;
   }
@@ -507,23 +508,6 @@ class UploadRun {
   private get splittable(): boolean {
     const p = this.deps.parallel;
     return p !== undefined && p.maxParts > 1 && this.u.idempotencyKey !== undefined;
-  }
-
-  private waitFor(stream: NodeJS.EventEmitter, event: string): Promise<void> {
-    const signal = this.ac.signal;
-    return new Promise<void>((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
-      const onEvent = () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = () => {
-        stream.removeListener(event, onEvent);
-        reject(signal.reason);
-      };
-      stream.once(event, onEvent);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
   }
 
   /**

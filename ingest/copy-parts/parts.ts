@@ -10,6 +10,7 @@ import type { Pool } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from 'pino';
 import { PGCOPY_HEADER } from '../formats/pgcopy-encoder';
+import { eventOrAbort } from '../event-or-abort';
 import { HeldConnection } from '../held-connection';
 import { withDeadline } from '../deadline';
 import { partGid } from './resolver';
@@ -137,7 +138,7 @@ export class CopyParts {
   async finish(): Promise<number> {
     this.stopOpening = true;
     await this.opening;
-    const done = this.parts.map((p) => this.waitFor(p.copy, 'finish'));
+    const done = this.parts.map((p) => eventOrAbort(p.copy, 'finish', this.d.signal));
     for (const p of this.parts) {
       if (this.d.copyFormat === 'binary') p.copy.write(TRAILER);
       p.copy.end();
@@ -285,25 +286,8 @@ export class CopyParts {
   }
 
   private drained(part: Part): Promise<void> {
-    return this.waitFor(part.copy, 'drain').then(() => {
+    return eventOrAbort(part.copy, 'drain', this.d.signal).then(() => {
       part.waiting = undefined;
-    });
-  }
-
-  private waitFor(stream: NodeJS.EventEmitter, event: string): Promise<void> {
-    const signal = this.d.signal;
-    return new Promise<void>((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
-      const onEvent = () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = () => {
-        stream.removeListener(event, onEvent);
-        reject(signal.reason);
-      };
-      stream.once(event, onEvent);
-      signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
