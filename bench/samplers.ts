@@ -235,3 +235,44 @@ export function topWaits(counts: ReadonlyMap<string, number> | undefined, n = 3)
     .map(([k, v]) => `${k} ${Math.round((100 * v) / total)}%`)
     .join(', ');
 }
+
+/** A running wait-event sample of the COPY backends of one side: psql's (by name) or the worker's. */
+export interface WaitEventSampler {
+  /** Backend-samples per `type:event` (or CPU), complete after stop(). */
+  readonly counts: Map<string, number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Samples pg_stat_activity every 100 ms on its own connection: psql's sessions by their application name, the
+ * worker's COPY sessions by their statement (PgBouncer hides the client's name). A sampler that loses its
+ * connection (the stack stopping after a failure) ends quietly: it must not hide that failure.
+ */
+export async function waitEventSampler(superuserUrl: string, endpoint: boolean): Promise<WaitEventSampler> {
+  const c = new Client({ connectionString: superuserUrl, application_name: 'bench-sampler' });
+  c.on('error', () => undefined);
+  await c.connect();
+  const counts = new Map<string, number>();
+  let done = false;
+  const loop = (async () => {
+    while (!done) {
+      const r = await c.query<{ e: string }>(
+        `SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS e FROM pg_stat_activity
+          WHERE state = 'active' AND backend_type = 'client backend'
+            AND (CASE WHEN $1 THEN query ILIKE 'COPY %' AND application_name <> 'bench-psql-copy'
+                      ELSE application_name = 'bench-psql-copy' END)`,
+        [endpoint],
+      );
+      for (const { e } of r.rows) counts.set(e, (counts.get(e) ?? 0) + 1);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  })().catch(() => undefined);
+  return {
+    counts,
+    stop: async () => {
+      done = true;
+      await loop;
+      await c.end().catch(() => undefined);
+    },
+  };
+}

@@ -2,29 +2,33 @@
 // (PostgreSQL's own client, straight to the server: the schema alone, no worker) into each candidate, for two
 // workloads: every uploader its own tm_id (personal memories) and all of them one tm_id (a team memory), rounds
 // in rotating order, medians. Ratios are to today's schema (migration 1) and to the index-free ceiling, all in
-// the same run. The endpoint (worker + PgBouncer, the SDK's uploadFile, one token per uploader) loads the same
-// files into tm_entries, which after migration 4 has the shipped schema (= key_tm_id_cached); and one large
-// upload (`single`) compares the endpoint with psql into today's and the new schema. Also what the backends
-// waited on (pg_stat_activity sampled every 100 ms).
+// the same run. The endpoint (worker + PgBouncer, one token per uploader) loads the same rows into tm_entries,
+// which after migration 4 has the shipped schema (= key_tm_id_cached), with the body the desktop app sends
+// (binary COPY: what the SDK's uploadRows and CSV uploadFile encode, here encoded once to a file as psql's input
+// is) and, like for like with psql's text input, the TSV file through the SDK's uploadFile; psql also loads the
+// binary file into the shipped schema, so the format's own gain is shown apart from the endpoint's. One large
+// upload (`single`) compares the same. Also what the backends waited on (pg_stat_activity every 100 ms).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
 import { customTier } from '../config-templates';
 import { tmRows, TM_COLUMNS, type TmRow } from '../ingest/client/tm-rows';
 import { startLocalStack } from '../stacks/local-processes/stack';
 import { uploadFile } from '../ingest/client';
+import { uploadFile as uploadRawFile } from './http-upload';
 import { beforeEndpointRun, beforePsqlRun, openContext } from './bench-context';
 import { psqlCopy } from './psql-copy';
 import { writeRowFiles } from './row-files';
 import { writeResults } from './results-file';
 import { median } from './stats';
-import { topWaits } from './samplers';
+import { topWaits, waitEventSampler } from './samplers';
 
 interface Candidate {
   name: string;
   what: string;
   ddl: (t: string) => string;
+  /** psql's input: COPY text (default) or the binary file of the same rows. */
+  format?: 'binary';
 }
 
 const COLS = `id bigint GENERATED ALWAYS AS IDENTITY%s,
@@ -60,6 +64,12 @@ export const CANDIDATES: readonly Candidate[] = [
     ddl: (t) => `CREATE TABLE ${t} (${cols(` (${CACHE})`)}, PRIMARY KEY (tm_id, id));`,
   },
   {
+    name: 'key_tm_id_cached_binary',
+    what: `the shipped schema (= key_tm_id_cached), psql \\copy of the binary COPY file (the endpoint's body)`,
+    ddl: (t) => `CREATE TABLE ${t} (${cols(` (${CACHE})`)}, PRIMARY KEY (tm_id, id));`,
+    format: 'binary',
+  },
+  {
     name: 'key_tm_id_cached_brin',
     what: `primary key (tm_id, id), identity ${CACHE}, BRIN (id) and BRIN (created_at) for sync`,
     ddl: (t) =>
@@ -80,15 +90,34 @@ export const CANDIDATES: readonly Candidate[] = [
   { name: 'no_index', what: 'no index at all: the ceiling', ddl: (t) => `CREATE TABLE ${t} (${cols()});` },
 ];
 
-/** Not a DDL: the worker's uploads into tm_entries, the shipped schema (migration 4). */
-const ENDPOINT = {
+/** Not a DDL: the worker's uploads into tm_entries, the shipped schema (migration 4), with either body. */
+interface Endpoint {
+  name: string;
+  what: string;
+  body: 'pgcopy' | 'tsv';
+}
+/** The desktop app's body; powerhouse plan calibrates from its figures (config-templates/throughput.ts). */
+const ENDPOINT: Endpoint = {
   name: 'endpoint_v4',
-  what: 'the endpoint (worker, PgBouncer, SDK uploadFile) into tm_entries after migration 4',
+  what: 'the endpoint (worker, PgBouncer) into tm_entries after migration 4, binary COPY body (what uploadRows sends)',
+  body: 'pgcopy',
 };
+const ENDPOINT_TSV: Endpoint = {
+  name: 'endpoint_v4_tsv',
+  what: 'the same with the TSV file (SDK uploadFile, text COPY as psql sends)',
+  body: 'tsv',
+};
+const ENDPOINTS: readonly Endpoint[] = [ENDPOINT, ENDPOINT_TSV];
 type Workload = 'own' | 'shared' | 'single';
 const WORKLOADS: readonly Workload[] = ['own', 'shared', 'single'];
 /** The single large upload compares only these. */
-const SINGLE = new Set(['today', 'key_tm_id_cached', 'no_index', ENDPOINT.name]);
+const SINGLE = new Set([
+  'today',
+  'key_tm_id_cached',
+  'key_tm_id_cached_binary',
+  'no_index',
+  ...ENDPOINTS.map((e) => e.name),
+]);
 
 const TABLE = 'public.schema_bench';
 
@@ -106,34 +135,31 @@ function parseArgs(argv: string[]) {
   if (unknown?.length) throw new Error(`--candidates: unknown ${unknown.join(', ')}`);
   return {
     users: get('--users', 40),
-    rows: get('--rows', 50_000),
+    rows: get('--rows', 100_000),
     singleRows: get('--single-rows', 1_000_000),
     rounds: get('--rounds', 3),
-    /** A subset of the candidates (the endpoint always runs), e.g. today,key_tm_id_cached,no_index for the targets. */
+    /** A subset of the candidates (the endpoints always run), e.g. today,key_tm_id_cached,no_index for the targets. */
     candidates: names ? CANDIDATES.filter((c) => names.includes(c.name)) : CANDIDATES,
     /** Writes results/schema-<tag>.* instead of schema-latest.* (which powerhouse plan calibrates from). */
     tag: text('--tag'),
   };
 }
 
-async function waitEvents(
-  c: Client,
-  stop: { done: boolean },
-  endpoint: boolean,
-): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  while (!stop.done) {
-    // psql's sessions by name; the worker's COPY sessions by their statement (PgBouncer hides the client name).
-    const r = await c.query<{ e: string }>(
-      `SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS e FROM pg_stat_activity
-        WHERE state = 'active' AND backend_type = 'client backend'
-          AND (CASE WHEN $1 THEN query ILIKE 'COPY %' AND application_name <> 'bench-psql-copy' ELSE application_name = 'bench-psql-copy' END)`,
-      [endpoint],
-    );
-    for (const { e } of r.rows) counts.set(e, (counts.get(e) ?? 0) + 1);
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  return counts;
+/**
+ * A binary COPY file streamed as it is (the SDK encodes rows to this body on the desktop; its uploadFile takes
+ * only CSV, TSV and NDJSON files). One idempotency key per upload, as the SDK sends.
+ */
+async function uploadPgcopy(baseUrl: string, token: string, file: string, key: string): Promise<void> {
+  const r = await uploadRawFile({
+    baseUrl,
+    token,
+    table: 'tm_entries',
+    format: 'pgcopy',
+    file,
+    columns: TM_COLUMNS,
+    idempotencyKey: `bench-schema-${process.pid}-${key}`,
+  });
+  if (!r.ok) throw new Error(`pgcopy upload of ${file}: ${r.status} ${r.error ?? ''}`);
 }
 
 async function main(): Promise<void> {
@@ -158,62 +184,66 @@ async function main(): Promise<void> {
   });
   try {
     const ctx = await openContext(stack, work, log);
-    const files: Record<Workload, string[]> = { own: [], shared: [], single: [] };
-    files.single.push(writeRowFiles(work, 'single', tmRows(999, singleRows, 0), ['tsv']).tsv!.path);
+    // Every upload's rows in both bodies, written in one pass: the text and the binary file hold the same rows.
+    const files: Record<Workload, { tsv: string; pgcopy: string }[]> = { own: [], shared: [], single: [] };
+    const write = (name: string, gen: Iterable<TmRow>) => {
+      const set = writeRowFiles(work, name, gen, ['tsv', 'pgcopy']);
+      return { tsv: set.tsv!.path, pgcopy: set.pgcopy!.path };
+    };
+    files.single.push(write('single', tmRows(999, singleRows, 0)));
     for (let u = 0; u < users; u++)
       for (const w of ['own', 'shared'] as const) {
         const tmId = w === 'own' ? 1000 + u : 7;
         const gen = (function* (): Generator<TmRow> {
           for (const r of tmRows(u + 1, rows, 0)) yield { ...r, tmId };
         })();
-        files[w].push(writeRowFiles(work, `${w}-${u}`, gen, ['tsv']).tsv!.path);
+        files[w].push(write(`${w}-${u}`, gen));
       }
     const results: Record<string, Record<string, number[]>> = {};
     const events: Record<string, Record<string, Map<string, number>>> = {};
     for (let round = 0; round < rounds; round++) {
       // Rotating order: no candidate is always first (fresh caches) or last (a warm, busier disk).
-      const all = [...candidates, ENDPOINT];
+      const all: (Candidate | Endpoint)[] = [...candidates, ...ENDPOINTS];
       const order = all.map((_, i) => all[(i + round) % all.length]);
       for (const cand of order)
         for (const w of WORKLOADS) {
           if (w === 'single' && !SINGLE.has(cand.name)) continue;
-          const endpoint = cand === ENDPOINT;
+          const endpoint = 'body' in cand;
           const table = endpoint ? 'public.tm_entries' : TABLE;
           if (endpoint) {
             await ctx.admin.query('TRUNCATE public.tm_entries');
           } else {
             await ctx.admin.query(`DROP TABLE IF EXISTS ${TABLE} CASCADE`);
-            await ctx.admin.query((cand as Candidate).ddl(TABLE));
+            await ctx.admin.query(cand.ddl(TABLE));
           }
           await ctx.admin.query('CHECKPOINT');
           await (endpoint ? beforeEndpointRun(ctx) : beforePsqlRun(ctx));
-          const sampler = new Client({
-            connectionString: stack.superuserUrl,
-            application_name: 'bench-sampler',
-          });
-          sampler.on('error', () => undefined);
-          await sampler.connect();
-          const stop = { done: false };
-          // A sampler that loses its connection (the stack stopping after a failure) must not hide that failure.
-          const sampling = waitEvents(sampler, stop, endpoint).catch(() => new Map<string, number>());
+          const sampler = await waitEventSampler(stack.superuserUrl, endpoint);
           const t0 = performance.now();
           try {
             await Promise.all(
               files[w].map((f, i) =>
-                endpoint
-                  ? uploadFile(stack.ingestUrl, stack.tokens[i], 'tm_entries', f, {
-                      format: 'tsv',
-                      columns: [...TM_COLUMNS],
-                    })
-                  : psqlCopy(ctx.psqlConn, TABLE, TM_COLUMNS, f),
+                !endpoint
+                  ? psqlCopy(
+                      ctx.psqlConn,
+                      TABLE,
+                      TM_COLUMNS,
+                      cand.format ? f.pgcopy : f.tsv,
+                      cand.format ?? 'text',
+                    )
+                  : cand.body === 'tsv'
+                    ? uploadFile(stack.ingestUrl, stack.tokens[i], 'tm_entries', f.tsv, {
+                        format: 'tsv',
+                        columns: [...TM_COLUMNS],
+                      })
+                    : uploadPgcopy(stack.ingestUrl, stack.tokens[i], f.pgcopy, `${w}-${round}-${i}`),
               ),
             );
           } finally {
-            stop.done = true;
+            await sampler.stop();
           }
           const ms = performance.now() - t0;
-          const ev = await sampling;
-          await sampler.end();
+          const ev = sampler.counts;
           const want = files[w].length * (w === 'single' ? singleRows : rows);
           const n = Number(
             (await ctx.admin.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0].n,
@@ -250,7 +280,7 @@ function report(r: {
   const med = (c: string, w: Workload) => (r.results[c]?.[w] ? median(r.results[c][w]) : NaN);
   const x = (a: number, b: number) =>
     Number.isFinite(a) && Number.isFinite(b) ? `${(a / b).toFixed(2)}×` : '–';
-  const rows = [...r.candidates, ENDPOINT];
+  const rows = [...r.candidates, ...ENDPOINTS];
   const lines = [
     `# Schema for ${r.users} concurrent writers: psql \\copy into each candidate and the endpoint into the shipped one`,
     '',
@@ -275,15 +305,26 @@ function report(r: {
       `| ${c.name}: ${c.what} | ${[...cells, ...single].join(' | ')} | ${topWaits(r.events[c.name]?.own)} |`,
     );
   }
-  const e = ENDPOINT.name;
+  const both = (e: string, base: string) =>
+    `${x(med(e, 'own'), med(base, 'own'))} own, ${x(med(e, 'shared'), med(base, 'shared'))} shared`;
+  const targets = (e: Endpoint) => [
+    `- N = ${r.users} ${e.name} vs index-free ceiling: ${both(e.name, 'no_index')} (target ≥ 0.8×)`,
+    `- N = ${r.users} ${e.name} vs psql(today): ${both(e.name, 'today')} (target ≥ 1.25×)`,
+    `- N = ${r.users} ${e.name} vs psql(v4 = key_tm_id_cached): ${both(e.name, 'key_tm_id_cached')} (target ≥ 1.0×); ` +
+      `vs psql(v4) of the binary file: ${both(e.name, 'key_tm_id_cached_binary')}`,
+    `- one ${r.singleRows}-row upload ${e.name} vs psql(today): ${x(med(e.name, 'single'), med('today', 'single'))} (target ≥ 1.4×); ` +
+      `vs psql(v4): ${x(med(e.name, 'single'), med('key_tm_id_cached', 'single'))}; ` +
+      `vs psql(v4) of the binary file: ${x(med(e.name, 'single'), med('key_tm_id_cached_binary', 'single'))}`,
+  ];
   lines.push(
     '',
-    'Targets (issue 13, ratios on this machine, same run):',
+    "Targets (issue 13, ratios on this machine, same run; psql's input is COPY text, its default, unless named binary):",
     '',
-    `- N = ${r.users} endpoint(v4) vs index-free ceiling: ${x(med(e, 'own'), med('no_index', 'own'))} own, ${x(med(e, 'shared'), med('no_index', 'shared'))} shared (target ≥ 0.8×)`,
-    `- N = ${r.users} endpoint(v4) vs psql(today): ${x(med(e, 'own'), med('today', 'own'))} own, ${x(med(e, 'shared'), med('today', 'shared'))} shared (target ≥ 1.25×)`,
-    `- N = ${r.users} endpoint(v4) vs psql(v4 = key_tm_id_cached): ${x(med(e, 'own'), med('key_tm_id_cached', 'own'))} own, ${x(med(e, 'shared'), med('key_tm_id_cached', 'shared'))} shared (target ≥ 1.0×)`,
-    `- one ${r.singleRows}-row upload endpoint(v4) vs psql(today): ${x(med(e, 'single'), med('today', 'single'))} (target ≥ 1.4×); vs psql(v4): ${x(med(e, 'single'), med('key_tm_id_cached', 'single'))}`,
+    ...targets(ENDPOINT),
+    '',
+    "The TSV body, text COPY like psql's:",
+    '',
+    ...targets(ENDPOINT_TSV),
     '',
     'Every run (rows/s):',
     '',

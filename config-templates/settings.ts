@@ -72,8 +72,12 @@ export interface IngestSettings {
   readonly parallelCopyParts: Tuned<number>;
   /** Another part opens after each this many bytes of an upload's COPY data. */
   readonly parallelCopyPartBytes: Tuned<number>;
-  /** COPY backends one worker drives at once (uploads + extra parts) before it stops opening parts. */
-  readonly parallelCopyBackends: Tuned<number>;
+  /** COPY backends one worker drives at once (uploads + extra parts); more uploads wait for a turn (ingest/copy-gate.ts). */
+  readonly maxActiveCopies: Tuned<number>;
+  /** An upload waiting longer than this for its COPY turn is answered 503 (the client retries). */
+  readonly copyTurnWaitMs: Tuned<number>;
+  /** Uploads whose Content-Length is at most this need no turn (a sync of a few rows never queues). */
+  readonly copyTurnFreeBytes: Tuned<number>;
   readonly shutdownGraceMs: Tuned<number>;
   readonly retryAfterSeconds: Tuned<number>;
 }

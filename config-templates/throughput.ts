@@ -1,7 +1,8 @@
 // How long a burst of uploads takes on a tier: a deliberately simple model calibrated by the benchmark's own
-// figures (bench/results/schema-latest.json: the endpoint into the shipped schema, N concurrent uploads and one
-// large one, measured on a known number of cores). Its assumptions are returned with every estimate, because
-// the one that matters most (rows/s grow with cores) is not measured on this project's 2-core machine.
+// figures (bench/results/schema-latest.json: the endpoint into the shipped schema with the desktop app's binary
+// COPY body, N concurrent uploads and one large one, measured on a known number of cores). Its assumptions are
+// returned with every estimate, because the one that matters most (rows/s grow with cores) is not measured on
+// this project's 2-core machine.
 import { z } from 'zod';
 
 export interface Calibration {

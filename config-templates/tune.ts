@@ -500,9 +500,19 @@ function ingestSettings(c: TuneContext): IngestSettings {
       16 * 1024 ** 2,
       '16 MiB of COPY data per part: a small upload stays one COPY (a part costs 3 round trips and a prepared transaction)',
     ),
-    parallelCopyBackends: t(
-      c.hw.cores,
-      'one COPY backend per core: extra parts open only while uploads + parts < cores, so they never compete with other uploads',
+    maxActiveCopies: t(
+      Math.max(2, c.hw.cores),
+      "one COPY backend per core (at least 2), the rest wait their turn: 40 COPYs into one table wait on each other's page " +
+        'and extension locks; on 2 cores 2 at a time loaded 40 × 100k rows 1.6× faster than 40 at once (bench/results/copy-turns-latest.md). ' +
+        'Extra parts of a split upload take only free turns',
+    ),
+    copyTurnWaitMs: t(
+      120_000,
+      "2 min, well under the SDKs' 5-minute send timeout: a longer wait is answered 503 and retried with the same key",
+    ),
+    copyTurnFreeBytes: t(
+      1024 ** 2,
+      'an upload declaring ≤ 1 MiB (a sync of a few thousand rows) takes no turn: it never queues behind bulk uploads',
     ),
     shutdownGraceMs: t(30_000, 'in-flight uploads get 30 s to finish on SIGTERM, then roll back'),
     retryAfterSeconds: t(5, 'clients retry a 503 after 5 s with the same Idempotency-Key'),

@@ -26,8 +26,16 @@ export const ingestLimitsSchema = z.object({
   /** Parallel COPY of one upload (ingest/copy-parts): 1 turns it off. */
   parallelCopyParts: positiveInt.default(1),
   parallelCopyPartBytes: positiveInt.default(16 * 1024 ** 2),
-  /** COPY backends this worker drives at once before it opens no more parts; default the parts' count. */
-  parallelCopyBackends: positiveInt.optional(),
+  /** COPY backends this worker drives at once; more uploads wait for a turn (copy-gate.ts). Default: no waiting. */
+  maxActiveCopies: positiveInt.optional(),
+  /** Bound on an upload's wait for its COPY turn, then 503; default 120 s. */
+  copyTurnWaitMs: positiveInt.default(120_000),
+  /** Uploads with a Content-Length up to this take no turn; default 1 MiB. */
+  copyTurnFreeBytes: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(1024 ** 2),
   /** How often the worker looks for upload parts an interrupted upload left prepared; default 30 s (copy-parts/resolver.ts). */
   preparedPartsCheckMs: positiveInt.optional(),
   shutdownGraceMs: z.number().int().nonnegative(),
@@ -155,7 +163,9 @@ export function limitsFromSettings(s: IngestSettings): IngestLimits {
     copyChunkBytes: s.copyChunkBytes.value,
     parallelCopyParts: s.parallelCopyParts.value,
     parallelCopyPartBytes: s.parallelCopyPartBytes.value,
-    parallelCopyBackends: s.parallelCopyBackends.value,
+    maxActiveCopies: s.maxActiveCopies.value,
+    copyTurnWaitMs: s.copyTurnWaitMs.value,
+    copyTurnFreeBytes: s.copyTurnFreeBytes.value,
     shutdownGraceMs: s.shutdownGraceMs.value,
     retryAfterSeconds: s.retryAfterSeconds.value,
   };

@@ -6,7 +6,6 @@ import type { Pool } from 'pg';
 import type { DestinationStream, Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { BackupMonitor } from './backup-monitor';
-import { CopyBackendBudget } from './copy-parts/parts';
 import { PREPARED_PARTS_CHECK_MS, PreparedPartsWatch } from './copy-parts/resolver';
 import type { IngestConfig } from './config';
 import { createOpsPool, createUploadPool, logIdleErrors } from './db-pools';
@@ -21,6 +20,7 @@ import { ThroughputHistory } from './status/history';
 import { TokenStore } from './token-store';
 import { SERVER_WAIT_MS } from './upload';
 import { UploadSlots } from './upload-slots';
+import { CopyGate } from './copy-gate';
 import { UploadTracker } from './upload-tracker';
 
 export interface IngestServerDeps {
@@ -95,9 +95,12 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
   const backup = config.backup && new BackupMonitor(config.backup, opsPool, log);
   if (backup) registerBackupMetrics(metrics.registry, () => backup.report());
   const history = new ThroughputHistory(tracker, metrics.queueWait, deps.historyIntervalMs);
+  // Without a tier's limit every admitted upload has its turn at once (no waiting), as before the gate.
+  const gate = new CopyGate(limits.maxActiveCopies ?? limits.maxConcurrentUploads);
   const status = new StatusCollector({
     limits,
     tracker,
+    gate,
     uploadPool: pool,
     opsPool,
     history,
@@ -114,6 +117,7 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
     metrics,
     tracker,
     slots: new UploadSlots(limits.maxConcurrentUploads, limits.maxConcurrentUploadsPerToken),
+    gate,
     serverWaitMs: deps.serverWaitMs ?? SERVER_WAIT_MS,
     state,
     tokens,
@@ -149,10 +153,7 @@ export function createIngestServer(config: IngestConfig, deps: IngestServerDeps 
         ? {
             maxParts: limits.parallelCopyParts,
             partBytes: limits.parallelCopyPartBytes,
-            budget: new CopyBackendBudget(
-              limits.parallelCopyBackends ?? limits.parallelCopyParts,
-              () => ctx.slots.active,
-            ),
+            gate: ctx.gate,
           }
         : undefined,
     ownUploadPool: deps.pool ? undefined : pool,

@@ -2,7 +2,7 @@
 // and recently finished ones (so a failed upload can still be looked up). Committed uploads are also in
 // powerhouse.uploads, which outlives this process. The ops dashboard reads the same state (ingest/status/).
 
-export type UploadState = 'receiving' | 'committing' | 'committed' | 'failed';
+export type UploadState = 'queued' | 'receiving' | 'committing' | 'committed' | 'failed';
 
 export interface UploadStatus {
   uploadId: string;

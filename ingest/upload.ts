@@ -38,6 +38,7 @@ import { failpoint } from './failpoints';
 import type { IngestMetrics } from './metrics';
 import { eventOrAbort } from './event-or-abort';
 import { HeldConnection } from './held-connection';
+import { CopyTurnTimeout, type CopyGate } from './copy-gate';
 import type { TrackedUpload, UploadState, UploadTracker } from './upload-tracker';
 
 /** Bound on ROLLBACK (and the failure record) after a failed upload; past it the connection is destroyed. */
@@ -58,6 +59,8 @@ export interface UploadDeps {
   readonly serverWaitMs?: number;
   /** Parallel COPY of one upload (copy-parts/parts.ts); absent or maxParts 1: one COPY per upload. */
   readonly parallel?: ParallelCopyOptions;
+  /** COPY turns (copy-gate.ts); absent: no waiting. */
+  readonly gate?: CopyGate;
 }
 
 export interface UploadRequest {
@@ -173,8 +176,10 @@ class UploadRun {
   private decisionSent = false;
   private decided = false;
   private idleTimer?: NodeJS.Timeout;
-  /** ms from the request to a pool connection, and to BEGIN answered: the queue the user waited in. */
-  private readonly waitMs = { connect: 0, begin: 0 };
+  /** ms from the request to its COPY turn, to a pool connection, and to BEGIN answered: the queues it waited in. */
+  private readonly waitMs = { turn: 0, connect: 0, begin: 0 };
+  /** Gives the COPY turn back (a no-op until one is taken, and after). */
+  private releaseTurn: () => void = () => undefined;
 
   constructor(
     private readonly deps: UploadDeps,
@@ -251,6 +256,7 @@ class UploadRun {
       return await this.failed(err);
     } finally {
       this.stopIdleTimer();
+      this.releaseTurn();
       req.removeListener('close', this.onReqClose);
       req.removeListener('end', this.onReqEnd);
       res.removeListener('close', this.onResClose);
@@ -267,6 +273,7 @@ class UploadRun {
   private async execute(): Promise<UploadOutcome> {
     const { pool, limits, metrics } = this.deps;
     const { table, idempotencyKey, tokenId } = this.u;
+    await this.takeTurn();
     let client: PoolClient;
     try {
       client = await pool.connect();
@@ -322,6 +329,7 @@ class UploadRun {
     await this.query(conn, 'COMMIT', undefined, { abortable: false });
     this.decided = true;
     conn.release();
+    this.releaseTurn();
     if (parts) await this.finishParts(parts);
     this.to({ phase: 'committed' });
     this.tracked.rows = () => rows;
@@ -355,6 +363,29 @@ class UploadRun {
       await resolvePreparedParts(this.deps.pool, this.log, this.id);
       parts.release();
     }
+  }
+
+  /**
+   * Waits for a COPY turn (copy-gate.ts) unless the body is declared small. Meanwhile the upload is `queued`,
+   * holds no connection and reads no body byte; past copyTurnWaitMs it is answered 503 (retry, same key).
+   */
+  private async takeTurn(): Promise<void> {
+    const { gate, limits } = this.deps;
+    const declared = this.u.declaredBytes;
+    if (!gate || (declared !== undefined && declared <= limits.copyTurnFreeBytes)) return;
+    if (gate.running >= gate.limit || gate.waiting > 0) this.tracked.state = 'queued';
+    try {
+      this.releaseTurn = await gate.acquire(this.ac.signal, limits.copyTurnWaitMs);
+    } catch (err) {
+      if (!(err instanceof CopyTurnTimeout)) throw err;
+      throw httpErrors.unavailable(
+        `every COPY turn of this worker was busy for ${err.waitedMs} ms (${err.limit} at a time); nothing was read or stored`,
+        limits.retryAfterSeconds,
+      );
+    } finally {
+      this.tracked.state = 'receiving';
+    }
+    this.waitMs.turn = Math.round(performance.now() - this.t0);
   }
 
   /**
@@ -393,6 +424,7 @@ class UploadRun {
     this.to({ phase: 'replaying', conn });
     await this.query(conn, 'ROLLBACK');
     conn.release();
+    this.releaseTurn(); // hashing the body writes nothing
     // A split upload whose worker stopped after the decision: its last parts are committed before the 200.
     if (prev.parts > 1) await resolvePreparedParts(this.deps.pool, this.log, prev.upload_id);
     this.startIdleTimer();

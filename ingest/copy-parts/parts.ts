@@ -1,6 +1,6 @@
 // Parallel COPY of one upload. The upload's own transaction (its connection, holding the Idempotency-Key lock)
 // is part 0 and the coordinator; up to maxParts − 1 more parts, each a transaction on its own upload-pool
-// connection, are opened while the body grows and the worker drives fewer COPY backends than the tier's limit.
+// connection, are opened while the body grows and one of the worker's COPY turns is free (copy-gate.ts).
 // Whole rows (row-cutter.ts) go to the part with the least data queued. At the end:
 //   every extra part: PREPARE TRANSACTION 'ph:<upload>:<k>'   (durable, bound to no session)
 //   part 0: the upload record, then COMMIT                     (the decision: all or nothing from here)
@@ -15,44 +15,19 @@ import { HeldConnection } from '../held-connection';
 import { withDeadline } from '../deadline';
 import { partGid } from './resolver';
 import type { RowPiece } from './row-cutter';
+import type { CopyGate } from '../copy-gate';
 
 type CopyStream = ReturnType<typeof copyFrom>;
 
 const TRAILER = Buffer.from([0xff, 0xff]);
-
-/**
- * COPY backends the worker drives at once: one per running upload plus its extra parts. An extra part opens only
- * below the limit (the tier's cores), so parts use idle cores and never compete with other uploads for them.
- */
-export class CopyBackendBudget {
-  private extra = 0;
-
-  constructor(
-    readonly limit: number,
-    private readonly activeUploads: () => number,
-  ) {}
-
-  get extraParts(): number {
-    return this.extra;
-  }
-
-  tryTake(): boolean {
-    if (this.activeUploads() + this.extra >= this.limit) return false;
-    this.extra++;
-    return true;
-  }
-
-  give(): void {
-    this.extra--;
-  }
-}
 
 export interface ParallelCopyOptions {
   /** Parts per upload at most (the upload's own COPY included); 1 turns splitting off. */
   readonly maxParts: number;
   /** Another part opens after each this many bytes of COPY data. */
   readonly partBytes: number;
-  readonly budget: CopyBackendBudget;
+  /** The worker's COPY turns: an extra part opens only when one is free and no upload waits for it. */
+  readonly gate: CopyGate;
 }
 
 export interface CopyPartsDeps {
@@ -230,13 +205,13 @@ export class CopyParts {
   }
 
   private maybeOpen(): void {
-    const { maxParts, partBytes, budget } = this.d.options;
+    const { maxParts, partBytes, gate } = this.d.options;
     if (this.opening || this.stopOpening || this.parts.length >= maxParts) return;
     if (this.bytes < partBytes * this.parts.length) return;
-    if (!budget.tryTake()) return;
+    if (!gate.tryTakePart()) return;
     this.opening = this.open()
       .catch((err) => {
-        budget.give();
+        gate.givePart();
         // A part that could not open holds nothing: the upload goes on with the parts it has.
         this.d.log.warn({ err }, 'could not open another COPY part; continuing with fewer');
       })
@@ -281,7 +256,7 @@ export class CopyParts {
       // A part that is neither finished nor rolled back has a reply or a transaction still open.
       if (p.state === 'copying' || p.state === 'ended') p.conn.markUnusable();
       p.conn.release();
-      this.d.options.budget.give();
+      this.d.options.gate.givePart();
     }
   }
 

@@ -12,6 +12,7 @@ import type { IngestMetrics } from '../metrics';
 import type { StatusCollector } from '../status/collect';
 import type { TokenStore } from '../token-store';
 import type { UploadSlots } from '../upload-slots';
+import type { CopyGate } from '../copy-gate';
 import type { ParallelCopyOptions } from '../copy-parts/parts';
 import type { UploadTracker } from '../upload-tracker';
 
@@ -37,6 +38,8 @@ export interface RouteContext {
   readonly metrics: IngestMetrics;
   readonly tracker: UploadTracker;
   readonly slots: UploadSlots;
+  /** COPY turns: uploads above the tier's active COPYs wait here before their transaction. */
+  readonly gate: CopyGate;
   /** How long an upload or lookup waits for a database server connection before a 503. */
   readonly serverWaitMs: number;
   readonly state: WorkerState;

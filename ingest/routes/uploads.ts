@@ -115,6 +115,7 @@ async function admitAndRun(
         log: ctx.log,
         serverWaitMs: ctx.serverWaitMs,
         parallel: ctx.state.parallel,
+        gate: ctx.gate,
       },
       {
         req,

@@ -11,6 +11,7 @@ import { DatabaseStatusReader } from './database';
 import type { ThroughputHistory } from './history';
 import { PgBouncerConsole } from './pgbouncer-console';
 import type { AdminStatus, FinishedUploadView, LiveUpload, SectionError, WorkerStatus } from './types';
+import type { CopyGate } from '../copy-gate';
 
 export const CACHE_MS = 1_000;
 /** The dashboard polls this often (the bound: live updates at least every 2 s). */
@@ -25,6 +26,7 @@ const RECENT_KEEP = 50;
 export interface StatusSources {
   readonly limits: IngestLimits;
   readonly tracker: UploadTracker;
+  readonly gate: CopyGate;
   /** The upload pool, for its counters only: no status query runs on it. */
   readonly uploadPool: Pool;
   readonly opsPool: Pool;
@@ -113,7 +115,7 @@ export class StatusCollector {
   }
 
   private worker(): WorkerStatus {
-    const { tracker, uploadPool, history, limits } = this.s;
+    const { tracker, uploadPool, history, limits, gate } = this.s;
     const now = Date.now();
     const live: LiveUpload[] = tracker.liveUploads.map((u) => {
       const elapsedSeconds = Math.max(0, (now - u.startedAt) / 1000);
@@ -122,7 +124,7 @@ export class StatusCollector {
         uploadId: u.id,
         token: u.tokenId,
         table: u.table,
-        state: u.state === 'committing' ? 'committing' : 'receiving',
+        state: u.state === 'committing' || u.state === 'queued' ? u.state : 'receiving',
         rows,
         bytes: u.bytes,
         bytesTotal: u.declaredBytes ?? null,
@@ -158,6 +160,7 @@ export class StatusCollector {
       startedAt: this.startedAt,
       uploadsInFlight: live.length,
       maxConcurrentUploads: limits.maxConcurrentUploads,
+      copyTurns: { limit: gate.limit, running: gate.running, waiting: gate.waiting },
       uploadPool: {
         total: uploadPool.totalCount,
         idle: uploadPool.idleCount,

@@ -11,7 +11,8 @@ export interface LiveUpload {
   /** The token's name (as upload records name it), never the token. */
   readonly token: string;
   readonly table: string;
-  readonly state: 'receiving' | 'committing';
+  /** queued: waiting for a COPY turn, no body byte read yet. */
+  readonly state: 'queued' | 'receiving' | 'committing';
   /** Data rows read so far (not yet stored). */
   readonly rows: number;
   /** Request body bytes received so far. */
@@ -53,6 +54,8 @@ export interface WorkerStatus {
   readonly startedAt: string;
   readonly uploadsInFlight: number;
   readonly maxConcurrentUploads: number;
+  /** COPY backends this worker drives at once (uploads and extra parts) and the uploads waiting for one. */
+  readonly copyTurns: { readonly limit: number; readonly running: number; readonly waiting: number };
   /** This worker's upload pool (node-postgres): connections open, idle, and requests waiting for one. */
   readonly uploadPool: { readonly total: number; readonly idle: number; readonly waiting: number };
   readonly live: readonly LiveUpload[];

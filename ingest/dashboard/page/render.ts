@@ -53,7 +53,7 @@ function progress(u: LiveUpload): HTMLElement {
     'div',
     { class: 'bar' },
     bar,
-    el('span', { class: 'pct' }, u.state === 'committing' ? 'committing' : pct),
+    el('span', { class: 'pct' }, u.state === 'queued' || u.state === 'committing' ? u.state : pct),
   );
 }
 
@@ -63,6 +63,12 @@ function renderSummary(s: AdminStatus): void {
   const db = isError(s.database) ? null : s.database;
   const cards = [
     card('uploads in flight', `${w.uploadsInFlight} / ${w.maxConcurrentUploads}`, 'in-flight'),
+    card(
+      'COPYs running',
+      `${w.copyTurns.running} / ${w.copyTurns.limit}, ${w.copyTurns.waiting} queued`,
+      'copy-turns',
+      'uploads beyond the limit wait their turn before their transaction',
+    ),
     card('rows/s now', fmt.count(last?.rowsPerSecond ?? 0), 'rows-per-second'),
     card('MiB/s now', ((last?.bytesPerSecond ?? 0) / 1048576).toFixed(2), 'mib-per-second'),
     card(
