@@ -1,10 +1,46 @@
 // What every scenario needs: the running stack, a superuser connection for set-up and checks, the psql
 // baseline's connection, the data files, and a clean starting point before each measurement.
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Client } from 'pg';
-import type { LocalStack } from '../stacks/local-processes/stack';
+import { customTier, type Settings } from '../config-templates';
+import { startLocalStack, type LocalStack } from '../stacks/local-processes/stack';
 import { INGEST_POOL_DB, ROLES } from '../config-templates/names';
 import { connectionFromUrl, type PgConnection } from './psql-copy';
+
+/** A temp directory for a bench's stack and files, which the service user running PostgreSQL can read. */
+export function benchWorkDir(name: string): string {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), `powerhouse-bench-${name}-`));
+  fs.chmodSync(work, 0o755);
+  return work;
+}
+
+/**
+ * The local stack on this machine tuned as `powerhouse up` would for `users` concurrent uploaders (its cores and
+ * RAM detected), the worker as a child process, free ports, one token per uploader. `adjustSettings`: experiments.
+ */
+export function startBenchStack(
+  dataDir: string,
+  users: number,
+  adjustSettings?: (s: Settings) => Settings,
+): Promise<LocalStack> {
+  const tier = customTier(
+    { cores: os.cpus().length, ramMiB: Math.floor(os.totalmem() / 2 ** 20), disk: 'ssd' },
+    users,
+    'detect',
+  );
+  return startLocalStack({
+    dataDir,
+    tier,
+    ingestPort: 0,
+    bouncerPort: 0,
+    logLevel: 'warn',
+    worker: 'child',
+    extraTokens: users,
+    adjustSettings,
+  });
+}
 
 export interface BenchContext {
   stack: LocalStack;

@@ -6,13 +6,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { customTier, type Settings } from '../config-templates';
+import type { Settings } from '../config-templates';
 import { tmRows, TM_COLUMNS, type TmRow } from '../ingest/client/tm-rows';
-import { startLocalStack, type LocalStack } from '../stacks/local-processes/stack';
+import type { LocalStack } from '../stacks/local-processes/stack';
 import {
   beforeEndpointRun,
   beforePsqlRun,
+  benchWorkDir,
   openContext,
+  startBenchStack,
   tmTableDdl,
   type BenchContext,
 } from './bench-context';
@@ -49,26 +51,11 @@ interface Side {
 async function main(): Promise<void> {
   const { users, rows, rounds, psql } = parseArgs(process.argv.slice(2));
   const log = (m: string) => process.stderr.write(`${m}\n`);
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'powerhouse-bench-turns-'));
-  fs.chmodSync(work, 0o755);
-  const tier = customTier(
-    { cores: os.cpus().length, ramMiB: Math.floor(os.totalmem() / 2 ** 20), disk: 'ssd' },
-    users,
-    'detect',
-  );
+  const work = benchWorkDir('turns');
   const stacks: LocalStack[] = [];
   try {
     const start = async (name: string, adjust?: (s: Settings) => Settings) => {
-      const stack = await startLocalStack({
-        dataDir: path.join(work, name),
-        tier,
-        ingestPort: 0,
-        bouncerPort: 0,
-        logLevel: 'warn',
-        worker: 'child',
-        extraTokens: users,
-        adjustSettings: adjust,
-      });
+      const stack = await startBenchStack(path.join(work, name), users, adjust);
       stacks.push(stack);
       return { stack, ctx: await openContext(stack, work, log, true) };
     };

@@ -11,12 +11,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { customTier } from '../config-templates';
 import { tmRows, TM_COLUMNS, type TmRow } from '../ingest/client/tm-rows';
-import { startLocalStack } from '../stacks/local-processes/stack';
 import { uploadFile } from '../ingest/client';
 import { uploadFile as uploadRawFile } from './http-upload';
-import { beforeEndpointRun, beforePsqlRun, openContext } from './bench-context';
+import {
+  beforeEndpointRun,
+  beforePsqlRun,
+  benchWorkDir,
+  openContext,
+  startBenchStack,
+} from './bench-context';
 import { psqlCopy } from './psql-copy';
 import { writeRowFiles } from './row-files';
 import { writeResults } from './results-file';
@@ -165,23 +169,9 @@ async function uploadPgcopy(baseUrl: string, token: string, file: string, key: s
 async function main(): Promise<void> {
   const { users, rows, singleRows, rounds, candidates, tag } = parseArgs(process.argv.slice(2));
   const log = (m: string) => process.stderr.write(`${m}\n`);
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'powerhouse-bench-schema-'));
-  fs.chmodSync(work, 0o755);
-  const tier = customTier(
-    { cores: os.cpus().length, ramMiB: Math.floor(os.totalmem() / 2 ** 20), disk: 'ssd' },
-    users,
-    'detect',
-  );
+  const work = benchWorkDir('schema');
   log(`starting PostgreSQL (tier for ${users} users); generating ${users} × ${rows} rows twice`);
-  const stack = await startLocalStack({
-    dataDir: path.join(work, 'stack'),
-    tier,
-    ingestPort: 0,
-    bouncerPort: 0,
-    logLevel: 'warn',
-    worker: 'child',
-    extraTokens: users,
-  });
+  const stack = await startBenchStack(path.join(work, 'stack'), users);
   try {
     const ctx = await openContext(stack, work, log);
     // Every upload's rows in both bodies, written in one pass: the text and the binary file hold the same rows.

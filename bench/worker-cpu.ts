@@ -8,9 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { customTier } from '../config-templates';
 import { tmRows, TM_COLUMNS, type TmRow } from '../ingest/client/tm-rows';
-import { startLocalStack } from '../stacks/local-processes/stack';
+import { benchWorkDir, startBenchStack } from './bench-context';
 import { uploadFile } from './http-upload';
 import type { RowFormat } from './row-encoders';
 import { writeRowFiles } from './row-files';
@@ -36,22 +35,8 @@ function parseArgs(argv: string[]) {
 async function main(): Promise<void> {
   const { users, rows, rounds, tag } = parseArgs(process.argv.slice(2));
   const log = (m: string) => process.stderr.write(`${m}\n`);
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'powerhouse-bench-cpu-'));
-  fs.chmodSync(work, 0o755);
-  const tier = customTier(
-    { cores: os.cpus().length, ramMiB: Math.floor(os.totalmem() / 2 ** 20), disk: 'ssd' },
-    users,
-    'detect',
-  );
-  const stack = await startLocalStack({
-    dataDir: path.join(work, 'stack'),
-    tier,
-    ingestPort: 0,
-    bouncerPort: 0,
-    logLevel: 'warn',
-    worker: 'child',
-    extraTokens: users,
-  });
+  const work = benchWorkDir('cpu');
+  const stack = await startBenchStack(path.join(work, 'stack'), users);
   const admin = new Client({ connectionString: stack.superuserUrl, application_name: 'bench-admin' });
   const perM: Record<string, number[]> = {};
   const userShare: Record<string, number[]> = {};

@@ -49,15 +49,15 @@ export function calibrationFromBench(json: unknown, source: string): Calibration
 }
 
 /**
- * The committed calibration: bench/results/schema-latest.json of 2026-12-01 (2 cores, 40 × 50,000 rows,
- * medians of 3; measured under load from another job, so on the low side).
+ * The committed calibration: bench/results/schema-latest.json of 2026-12-01 (2 cores, 40 × 100,000 rows in
+ * the desktop app's binary COPY body, the worker's COPY turns at 2, medians of 3).
  */
 export const DEFAULT_CALIBRATION: Calibration = {
-  source: 'bench/results/schema-latest.json (2026-12-01T14:41:44Z, 2 cores)',
+  source: 'bench/results/schema-latest.json (2026-12-01T20:17:24Z, 2 cores)',
   cores: 2,
   users: 40,
-  concurrentRowsPerSecond: 204_233,
-  singleRowsPerSecond: 193_423,
+  concurrentRowsPerSecond: 361_542,
+  singleRowsPerSecond: 238_609,
 };
 
 export interface LoadEstimate {

@@ -102,6 +102,11 @@ export interface UploadPlan {
   /** Size of the file being uploaded, for progress. */
   fileSize?: number;
   source: BodySource;
+  /**
+   * The body is made without waiting on anyone (rows in an array or a generator, a file): a small one may be
+   * read ahead and declared (sizeIfSmall). Not for a stream of rows that may trickle in: it would not start.
+   */
+  readAhead?: boolean;
 }
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -175,6 +180,43 @@ export function judgeReply(reply: HttpReply): Verdict {
 }
 
 /** A failure while producing the body, as the error the caller sees. */
+/** A worker lets an upload that declares at most this many bytes skip its COPY queue (copyTurnFreeBytes). */
+export const SMALL_BODY_BYTES = 1024 ** 2;
+
+interface SizedBody {
+  body: AsyncIterable<Buffer>;
+  /** Set when the whole body was read ahead: it goes with Content-Length instead of chunked. */
+  length?: number;
+}
+
+/**
+ * Reads the body ahead up to SMALL_BODY_BYTES: a body that ends within it (a sync of a few rows) is sent whole
+ * with Content-Length, so it never queues behind bulk uploads; a longer one goes on chunked, those chunks first.
+ */
+async function sizeIfSmall(chunks: AsyncGenerator<Buffer>): Promise<SizedBody> {
+  const ahead: Buffer[] = [];
+  let length = 0;
+  for (;;) {
+    const next = await chunks.next();
+    if (next.done)
+      return {
+        body: (async function* () {
+          yield* ahead;
+        })(),
+        length,
+      };
+    ahead.push(next.value);
+    length += next.value.length;
+    if (length > SMALL_BODY_BYTES)
+      return {
+        body: (async function* () {
+          yield* ahead;
+          yield* chunks;
+        })(),
+      };
+  }
+}
+
 function sourceError(err: unknown): Error {
   if (err instanceof RowError) return new UploadRowError(err.row, err.column, err.message, 'client');
   if (err instanceof LimitError) {
@@ -260,17 +302,24 @@ async function attempts(plan: UploadPlan, opts: UploadCallOptions, t0: number): 
     let sentRows = 0;
     let fileBytes: number | undefined;
     const source = plan.source;
-    const body = (async function* () {
+    const chunks = (async function* () {
       for await (const chunk of source.open()) {
         sentRows = chunk.rows;
         fileBytes = chunk.inputBytes;
         yield chunk.data;
       }
     })();
+    let sized: SizedBody;
+    try {
+      sized =
+        plan.readAhead && !plan.headers?.['Content-Length'] ? await sizeIfSmall(chunks) : { body: chunks };
+    } catch (err) {
+      throw sourceError(err);
+    }
     const x = exchange(url, {
       method: 'POST',
-      headers,
-      body,
+      headers: sized.length === undefined ? headers : { ...headers, 'Content-Length': String(sized.length) },
+      body: sized.body,
       signal,
       timeoutMs: opts.timeoutMs ?? 300_000,
       agent: opts.agent,

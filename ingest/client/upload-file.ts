@@ -203,6 +203,7 @@ export async function uploadFile(
         contentType: MEDIA_TYPES[first.copyFormat() === 'binary' ? 'pgcopy' : 'tsv'],
         columns: columns.map((c) => c.name),
         fileSize: stat.size,
+        readAhead: true,
         source,
       },
       opts,

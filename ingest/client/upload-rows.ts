@@ -266,7 +266,13 @@ export async function uploadRows(
           : new OneShotSource(chunks);
     }
     const contentType = binary ? MEDIA_TYPES.pgcopy : MEDIA_TYPES.ndjson;
-    return await sendUpload({ endpoint, token, table, contentType, columns: names, source }, opts, t0);
+    // Rows in memory or from a generator come as fast as they are encoded; a stream may trickle.
+    const readAhead = !(rows instanceof Readable) && Symbol.iterator in Object(rows);
+    return await sendUpload(
+      { endpoint, token, table, contentType, columns: names, source, readAhead },
+      opts,
+      t0,
+    );
   } finally {
     if (!source) closeRows(opened);
   }

@@ -5,6 +5,7 @@
 import { ROLES } from '../../config-templates/names';
 import { stopAllTestServers } from '../harness';
 import type { IngestServer } from '../../ingest/server';
+import { uploadRows } from '../../ingest/client';
 import {
   CT,
   TOKENS,
@@ -126,6 +127,26 @@ test('an upload declaring a small body needs no turn: it commits while a bulk up
   a.req.end();
   expect((await a.response).status).toBe(201);
   expect(await rowsOf(104)).toBe(20);
+});
+
+test('the SDK reads a small upload ahead and declares it: a sync commits at once, a 2 MB upload waits its turn', async () => {
+  const a = open('turns-sdk-a', tsv(110, 0, 200));
+  await waitState('turns-sdk-a', 'receiving');
+  const columns = ['tm_id', 'source', 'target'];
+  const sync = await uploadRows(worker.url, TOKENS.writer, 'tm_entries', [[111, 'hello', 'hallo']], {
+    columns,
+  });
+  expect(sync.rows).toBe(1);
+  const big = Array.from({ length: 2000 }, (_, i) => [112, `${'x'.repeat(1000)} ${i}`, 'y']);
+  const pending = uploadRows(worker.url, TOKENS.writer, 'tm_entries', big, {
+    columns,
+    idempotencyKey: 'turns-sdk-big',
+  });
+  await waitState('turns-sdk-big', 'queued');
+  a.req.end();
+  expect((await a.response).status).toBe(201);
+  expect((await pending).rows).toBe(2000);
+  expect([await rowsOf(111), await rowsOf(112)]).toEqual([1, 2000]);
 });
 
 test('a queued upload whose client leaves is gone: no rows, no record, and the next one gets the turn', async () => {
