@@ -29,7 +29,7 @@ export const ingestLimitsSchema = z.object({
   /** COPY backends this worker drives at once; more uploads wait for a turn (copy-gate.ts). Default: no waiting. */
   maxActiveCopies: positiveInt.optional(),
   /** Bound on an upload's wait for its COPY turn, then 503; default 120 s. */
-  copyTurnWaitMs: positiveInt.default(120_000),
+  copyTurnWaitMs: positiveInt.max(2 ** 31 - 1).default(120_000),
   /** Uploads with a Content-Length up to this take no turn; default 1 MiB. */
   copyTurnFreeBytes: z
     .number()

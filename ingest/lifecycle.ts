@@ -150,6 +150,10 @@ export function createLifecycle(d: LifecycleDeps): Lifecycle {
   async function drain(): Promise<void> {
     const { inflight, tracker } = d;
     if (inflight.size === 0) return;
+    // Uploads still queued for a COPY turn have sent nothing into the database: 503 now (retry elsewhere or
+    // later), rather than starting a COPY the grace period may cut off.
+    for (const u of tracker.liveUploads)
+      if (u.state === 'queued') u.abort(new ShutdownError('the worker is shutting down'));
     const graceMs = config.limits.shutdownGraceMs;
     log.info({ requests: inflight.size, graceMs }, 'shutting down: waiting for uploads');
     const all = () => Promise.all([...inflight]);

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import { BadRequestError, LimitError, RowError } from '../formats/errors';
 import type { BodySource } from './body-source';
+import type { BodyChunk } from './body-spool';
 import { UploadAbortedError, UploadRejectedError, UploadRowError, UploadUnavailableError } from './errors';
 import { BodySourceError, exchange, TransportError, type HttpReply } from './http-request';
 import {
@@ -179,12 +180,11 @@ export function judgeReply(reply: HttpReply): Verdict {
   return { kind: 'fail', error: new UploadRejectedError(status, reply.body) };
 }
 
-/** A failure while producing the body, as the error the caller sees. */
-/** A worker lets an upload that declares at most this many bytes skip its COPY queue (copyTurnFreeBytes). */
+/** A worker lets an upload that declares at most this many bytes skip its COPY queue (its copyTurnFreeBytes). */
 export const SMALL_BODY_BYTES = 1024 ** 2;
 
 interface SizedBody {
-  body: AsyncIterable<Buffer>;
+  chunks: AsyncIterable<BodyChunk>;
   /** Set when the whole body was read ahead: it goes with Content-Length instead of chunked. */
   length?: number;
 }
@@ -193,30 +193,28 @@ interface SizedBody {
  * Reads the body ahead up to SMALL_BODY_BYTES: a body that ends within it (a sync of a few rows) is sent whole
  * with Content-Length, so it never queues behind bulk uploads; a longer one goes on chunked, those chunks first.
  */
-async function sizeIfSmall(chunks: AsyncGenerator<Buffer>): Promise<SizedBody> {
-  const ahead: Buffer[] = [];
+async function sizeIfSmall(it: AsyncIterator<BodyChunk>): Promise<SizedBody> {
+  const ahead: BodyChunk[] = [];
   let length = 0;
   for (;;) {
-    const next = await chunks.next();
-    if (next.done)
-      return {
-        body: (async function* () {
-          yield* ahead;
-        })(),
-        length,
-      };
+    const next = await it.next();
+    if (next.done) return { chunks: iterate(ahead, it), length };
     ahead.push(next.value);
-    length += next.value.length;
-    if (length > SMALL_BODY_BYTES)
-      return {
-        body: (async function* () {
-          yield* ahead;
-          yield* chunks;
-        })(),
-      };
+    length += next.value.data.length;
+    if (length > SMALL_BODY_BYTES) return { chunks: iterate(ahead, it) };
   }
 }
 
+/** `ahead`, then the rest of `it`. */
+async function* iterate(
+  ahead: readonly BodyChunk[],
+  it: AsyncIterator<BodyChunk>,
+): AsyncGenerator<BodyChunk> {
+  yield* ahead;
+  for (let next = await it.next(); !next.done; next = await it.next()) yield next.value;
+}
+
+/** A failure while producing the body, as the error the caller sees. */
 function sourceError(err: unknown): Error {
   if (err instanceof RowError) return new UploadRowError(err.row, err.column, err.message, 'client');
   if (err instanceof LimitError) {
@@ -302,24 +300,35 @@ async function attempts(plan: UploadPlan, opts: UploadCallOptions, t0: number): 
     let sentRows = 0;
     let fileBytes: number | undefined;
     const source = plan.source;
-    const chunks = (async function* () {
-      for await (const chunk of source.open()) {
-        sentRows = chunk.rows;
-        fileBytes = chunk.inputBytes;
-        yield chunk.data;
-      }
-    })();
+    const opened = source.open()[Symbol.asyncIterator]();
     let sized: SizedBody;
     try {
       sized =
-        plan.readAhead && !plan.headers?.['Content-Length'] ? await sizeIfSmall(chunks) : { body: chunks };
+        plan.readAhead && !plan.headers?.['Content-Length']
+          ? await sizeIfSmall(opened)
+          : { chunks: iterate([], opened) };
     } catch (err) {
+      await opened.return?.(undefined);
       throw sourceError(err);
     }
+    const chunks = sized.chunks;
+    // Progress counts a chunk when it goes to the request, not when it was read ahead; the source is closed
+    // however the attempt ends (its file, its spool), also when the request never took the body.
+    const body = (async function* () {
+      try {
+        for await (const chunk of chunks) {
+          sentRows = chunk.rows;
+          fileBytes = chunk.inputBytes;
+          yield chunk.data;
+        }
+      } finally {
+        await opened.return?.(undefined);
+      }
+    })();
     const x = exchange(url, {
       method: 'POST',
       headers: sized.length === undefined ? headers : { ...headers, 'Content-Length': String(sized.length) },
-      body: sized.body,
+      body,
       signal,
       timeoutMs: opts.timeoutMs ?? 300_000,
       agent: opts.agent,
@@ -364,6 +373,8 @@ async function attempts(plan: UploadPlan, opts: UploadCallOptions, t0: number): 
     last = verdict.last;
     // The next attempt must not start while this one's writer still holds the rows' iterator.
     await x.bodyReleased;
+    // A body the request never started still holds its source: closed without waiting (it may be mid-read).
+    opened.return?.(undefined).catch(() => undefined);
     if (attempt >= policy.maxAttempts) break;
     if (!source.canRetry()) {
       last += ' (the rows could be read only once and spooling was turned off, so no retry)';

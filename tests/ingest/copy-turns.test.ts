@@ -1,7 +1,8 @@
 // COPY turns on the real stack (ingest/copy-gate.ts, docs/INGEST-API.md "COPY turns"): with one turn, a second
 // bulk upload waits `queued`, holding no database session and reading no body byte, then runs when the first
 // commits; a small declared body needs no turn; a queued upload whose client leaves is gone without a trace;
-// a wait past copyTurnWaitMs is a 503 with Retry-After that stores nothing, and its retry succeeds.
+// a wait past copyTurnWaitMs is a 503 with Retry-After that stores nothing, and its retry succeeds; shutting
+// down answers the queued ones 503 at once.
 import { ROLES } from '../../config-templates/names';
 import { stopAllTestServers } from '../harness';
 import type { IngestServer } from '../../ingest/server';
@@ -198,4 +199,26 @@ test('a wait past copyTurnWaitMs is a 503 with Retry-After that stores nothing; 
   } finally {
     await impatient.close();
   }
+});
+
+test('shutting down answers the queued uploads 503 at once; the running one may still finish in its grace', async () => {
+  const leaving = await stack.startWorker({
+    limits: { maxActiveCopies: 1, copyTurnFreeBytes: 0, shutdownGraceMs: 30_000 },
+  });
+  const a = open('turns-stop-a', tsv(113, 0, 100), leaving.url);
+  await waitState('turns-stop-a', 'receiving', leaving.url);
+  const b = open('turns-stop-b', tsv(114, 0, 100), leaving.url);
+  b.req.end();
+  await waitState('turns-stop-b', 'queued', leaving.url);
+  const closed = leaving.close();
+  const refused = await b.response;
+  expect([refused.status, refused.body.error, refused.body.message]).toEqual([
+    503,
+    'unavailable',
+    'the worker is shutting down; retry with the same Idempotency-Key',
+  ]);
+  a.req.end(tsv(113, 100, 100));
+  expect([(await a.response).status, (await a.response).body.rows]).toEqual([201, 200]);
+  await closed;
+  expect([await rowsOf(113), await rowsOf(114)]).toEqual([200, 0]);
 });
