@@ -28,8 +28,8 @@ export const ingestLimitsSchema = z.object({
   parallelCopyPartBytes: positiveInt.default(16 * 1024 ** 2),
   /** COPY backends this worker drives at once; more uploads wait for a turn (copy-gate.ts). Default: no waiting. */
   maxActiveCopies: positiveInt.optional(),
-  /** Bound on an upload's wait for its COPY turn, then 503; default 120 s. */
-  copyTurnWaitMs: positiveInt.max(2 ** 31 - 1).default(120_000),
+  /** Bound on an upload's wait for its COPY turn, then 503; default 240 s. */
+  copyTurnWaitMs: positiveInt.max(2 ** 31 - 1).default(240_000),
   /** Uploads with a Content-Length up to this take no turn; default 1 MiB. */
   copyTurnFreeBytes: z
     .number()
