@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { customTier, type Settings } from '../config-templates';
+import type { Settings } from '../config-templates';
+import { tierFromFlags } from '../cli/tier-options';
 import { startLocalStack, type LocalStack } from '../stacks/local-processes/stack';
 import { INGEST_POOL_DB, ROLES } from '../config-templates/names';
 import { connectionFromUrl, type PgConnection } from './psql-copy';
@@ -17,22 +18,18 @@ export function benchWorkDir(name: string): string {
 }
 
 /**
- * The local stack on this machine tuned as `powerhouse up` would for `users` concurrent uploaders (its cores and
- * RAM detected), the worker as a child process, free ports, one token per uploader. `adjustSettings`: experiments.
+ * The local stack on this machine tuned as `powerhouse up --tier detect` would for `users` concurrent uploaders,
+ * the worker as a child process, free ports, one token per uploader. `adjustSettings`: experiments.
  */
 export function startBenchStack(
   dataDir: string,
   users: number,
   adjustSettings?: (s: Settings) => Settings,
 ): Promise<LocalStack> {
-  const tier = customTier(
-    { cores: os.cpus().length, ramMiB: Math.floor(os.totalmem() / 2 ** 20), disk: 'ssd' },
-    users,
-    'detect',
-  );
   return startLocalStack({
     dataDir,
-    tier,
+    // ssd, as every committed bench:schema / worker-cpu / copy-turns result was measured.
+    tier: tierFromFlags({ tier: 'detect', users: String(users), disk: 'ssd' }),
     ingestPort: 0,
     bouncerPort: 0,
     logLevel: 'warn',

@@ -129,12 +129,13 @@ async function main(): Promise<void> {
         await (side.endpoint ? beforeEndpointRun(side.ctx) : beforePsqlRun(side.ctx));
         const sampler = await waitEventSampler(side.ctx.stack.superuserUrl, side.endpoint);
         const t0 = performance.now();
+        let ms = 0;
         try {
           await side.run();
         } finally {
+          ms = performance.now() - t0; // before the sampler's last query, not after
           await sampler.stop();
         }
-        const ms = performance.now() - t0;
         const n = Number(
           (await side.ctx.admin.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0].n,
         );

@@ -6,7 +6,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
 import { customTier } from '../config-templates';
 import type { IngestConfig } from '../ingest/config';
 import { uploadFile } from '../ingest/client';
@@ -17,7 +16,7 @@ import { psqlCopy } from './psql-copy';
 import { writeRowFiles } from './row-files';
 import { median } from './stats';
 import { writeResults } from './results-file';
-import { topWaits } from './samplers';
+import { topWaits, waitEventSampler } from './samplers';
 
 type Side = 'psql' | 'K=1' | 'K=2' | 'K=4';
 
@@ -36,20 +35,6 @@ async function setParts(stack: LocalStack, k: number): Promise<void> {
   const limits = { ...c.limits, parallelCopyParts: k, parallelCopyPartBytes: 8 * 1024 ** 2 };
   fs.writeFileSync(file, JSON.stringify({ ...c, limits }, null, 2), { mode: 0o600 });
   await stack.restartWorker('graceful');
-}
-
-/** Wait events of the active COPY backends, sampled every 100 ms. */
-async function sample(c: Client, stop: { done: boolean }): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  while (!stop.done) {
-    const r = await c.query<{ e: string }>(
-      `SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS e FROM pg_stat_activity
-        WHERE state = 'active' AND backend_type = 'client backend' AND query ILIKE 'COPY %'`,
-    );
-    for (const { e } of r.rows) counts.set(e, (counts.get(e) ?? 0) + 1);
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  return counts;
 }
 
 async function main(): Promise<void> {
@@ -90,15 +75,9 @@ async function main(): Promise<void> {
         await ctx.admin.query('CHECKPOINT');
         if (side !== 'psql') await setParts(stack, Number(side.slice(2)));
         await (side === 'psql' ? beforePsqlRun(ctx) : beforeEndpointRun(ctx));
-        const sampler = new Client({
-          connectionString: stack.superuserUrl,
-          application_name: 'bench-sampler',
-        });
-        sampler.on('error', () => undefined);
-        await sampler.connect();
-        const stop = { done: false };
-        const sampling = sample(sampler, stop).catch(() => new Map<string, number>());
+        const sampler = await waitEventSampler(stack.superuserUrl, side !== 'psql');
         const t0 = performance.now();
+        let ms = 0;
         let uploadId: string | undefined;
         try {
           if (side === 'psql') await psqlCopy(ctx.psqlConn, 'public.tm_entries', TM_COLUMNS, file);
@@ -110,11 +89,10 @@ async function main(): Promise<void> {
             uploadId = r.uploadId;
           }
         } finally {
-          stop.done = true;
+          ms = performance.now() - t0; // before the sampler's last query, not after
+          await sampler.stop();
         }
-        const ms = performance.now() - t0;
-        for (const [k, v] of await sampling) waits[side].set(k, (waits[side].get(k) ?? 0) + v);
-        await sampler.end();
+        for (const [k, v] of sampler.counts) waits[side].set(k, (waits[side].get(k) ?? 0) + v);
         const n = Number(
           (await ctx.admin.query<{ n: string }>('SELECT count(*) AS n FROM public.tm_entries')).rows[0].n,
         );

@@ -210,6 +210,7 @@ async function main(): Promise<void> {
           await (endpoint ? beforeEndpointRun(ctx) : beforePsqlRun(ctx));
           const sampler = await waitEventSampler(stack.superuserUrl, endpoint);
           const t0 = performance.now();
+          let ms = 0;
           try {
             await Promise.all(
               files[w].map((f, i) =>
@@ -230,9 +231,9 @@ async function main(): Promise<void> {
               ),
             );
           } finally {
+            ms = performance.now() - t0; // before the sampler's last query, not after
             await sampler.stop();
           }
-          const ms = performance.now() - t0;
           const ev = sampler.counts;
           const want = files[w].length * (w === 'single' ? singleRows : rows);
           const n = Number(
